@@ -1,0 +1,57 @@
+"""The exception tree. Pure: no I/O.
+
+Exceptions are for misuse and the environment; per-endpoint network trouble is data in the row
+(``snisweep.model.Failure``), never an exception. The command line maps each class to an exit
+code and is the only place that prints them::
+
+    SnisweepError               exit 3  runtime failure
+    ├── UsageError              exit 2  bad command line
+    ├── ConfigError             exit 2  bad endpoint list(s); carries every Problem found
+    └── OutputError             exit 3  the report cannot be written
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One problem in an endpoint list, at a place a user can find."""
+
+    file: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where}: {self.message}"
+
+
+class SnisweepError(Exception):
+    """Base of every error snisweep raises on purpose."""
+
+    exit_code = 3
+
+
+class UsageError(SnisweepError):
+    """The command line asks for something impossible."""
+
+    exit_code = 2
+
+
+class ConfigError(SnisweepError):
+    """One or more endpoint lists are invalid; ``problems`` lists every one found."""
+
+    exit_code = 2
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class OutputError(SnisweepError):
+    """The report cannot be opened or written."""
+
+    exit_code = 3

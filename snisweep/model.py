@@ -1,0 +1,205 @@
+"""The nouns of snisweep, shared by every module. Pure: no I/O.
+
+One vocabulary runs through the code, the columns and the docs:
+
+    endpoint (what the user listed)
+      -> target (one address to dial)
+        -> probe (one handshake, with or without SNI)
+          -> observation (what happened: a ``Handshake`` or a ``Failure``)
+            -> verdict (the classification, see ``snisweep.classify``)
+              -> record (the row, see ``snisweep.record``)
+
+Per-endpoint network trouble is never an exception: it is a ``Failure`` value that ends up in the
+row. Exceptions (``snisweep.errors``) are kept for misuse and the environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class Verdict(StrEnum):
+    """What an endpoint means for a client that sends no SNI (column ``verdict``)."""
+
+    REQUIRED = "required"
+    MISMATCHED = "mismatched"
+    OPTIONAL = "optional"
+    ERROR = "error"
+
+
+class Reason(StrEnum):
+    """Why a verdict was given (column ``reason``): a closed list, documented in the README.
+
+    The values are stable: users' scripts and spreadsheets filter on them.
+    """
+
+    # required: with SNI the handshake succeeds, without SNI it fails (confirmed by retries)
+    NOSNI_ALERT_UNRECOGNIZED_NAME = "nosni-alert-unrecognized-name"
+    NOSNI_ALERT_HANDSHAKE_FAILURE = "nosni-alert-handshake-failure"
+    NOSNI_ALERT = "nosni-alert"
+    NOSNI_RESET = "nosni-reset"
+    NOSNI_CLOSED = "nosni-closed"
+    NOSNI_TIMEOUT = "nosni-timeout"
+    NOSNI_NOT_TLS = "nosni-not-tls"
+    NOSNI_TLS_FAILURE = "nosni-tls-failure"
+    # mismatched
+    DEFAULT_CERTIFICATE = "default-certificate"
+    # optional
+    SAME_CERTIFICATE = "same-certificate"
+    COVERING_CERTIFICATE = "covering-certificate"
+    IP_LITERAL = "ip-literal"
+    # error: the probe with SNI already failed, or nothing about SNI can be said
+    DNS_FAILURE = "dns-failure"
+    CONNECT_REFUSED = "connect-refused"
+    CONNECT_TIMEOUT = "connect-timeout"
+    CONNECT_FAILED = "connect-failed"
+    HANDSHAKE_TIMEOUT = "handshake-timeout"
+    HANDSHAKE_RESET = "handshake-reset"
+    HANDSHAKE_CLOSED = "handshake-closed"
+    NOT_TLS = "not-tls"
+    TLS_ALERT = "tls-alert"
+    SNI_REJECTED = "sni-rejected"
+    TLS_FAILURE = "tls-failure"
+    NOSNI_CONNECT_FAILED = "nosni-connect-failed"
+    INTERNAL_ERROR = "internal-error"
+
+
+class FailureKind(StrEnum):
+    """What went wrong in one probe, named by the phase that failed."""
+
+    DNS = "dns-failure"
+    CONNECT_REFUSED = "connect-refused"
+    CONNECT_TIMEOUT = "connect-timeout"
+    CONNECT_FAILED = "connect-failed"  # unreachable network or host, or another socket error
+    HANDSHAKE_TIMEOUT = "handshake-timeout"
+    RESET = "reset"  # TCP reset during the handshake
+    CLOSED = "closed"  # the peer closed the connection during the handshake
+    ALERT = "alert"  # the peer sent a fatal TLS alert; ``Failure.alert`` names it
+    NOT_TLS = "not-tls"  # the peer answered with something that is not TLS
+    TLS_FAILURE = "tls-failure"  # any other TLS error (no common version or cipher, ...)
+    INTERNAL = "internal-error"  # a bug in snisweep, caught so that the scan goes on
+
+    @property
+    def before_tls(self) -> bool:
+        """True when the failure happened before a single TLS byte was exchanged."""
+        return self in _BEFORE_TLS
+
+
+_BEFORE_TLS = frozenset(
+    {
+        FailureKind.DNS,
+        FailureKind.CONNECT_REFUSED,
+        FailureKind.CONNECT_TIMEOUT,
+        FailureKind.CONNECT_FAILED,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One endpoint as the user listed it, with every default already applied.
+
+    ``host`` is normalised: lower case, IDNA A-labels for names, the compressed form for IP
+    literals. ``sni`` is the name sent in the probe with SNI and checked against certificates;
+    it is ``None`` when the host is an IP literal and no ``sni`` key was given, because no client
+    can send SNI for an IP address.
+    """
+
+    host: str
+    port: int
+    address: str | None = None
+    sni: str | None = None
+    label: str = ""
+    tags: tuple[str, ...] = ()
+    timeout: float = 5.0
+    retries: int = 1
+    origin: str = ""  # "FILE:LINE" where the endpoint was listed, for messages
+
+    @property
+    def key(self) -> tuple[str, int, str | None, str | None]:
+        """Identity for de-duplication: two entries with the same key are scanned once."""
+        return (self.host, self.port, self.address, self.sni)
+
+    @property
+    def identity(self) -> str:
+        """The name (or IP address) a certificate must cover for this endpoint."""
+        return self.sni if self.sni is not None else self.host
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One address to dial for an endpoint. Both probes of an endpoint use the same target."""
+
+    endpoint: Endpoint
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
+class Certificate:
+    """Facts read from a leaf certificate (built by ``snisweep.certs.inspect``).
+
+    Every text field comes from an untrusted server and has been made printable.
+    """
+
+    sha256: str  # lower-case hex of the DER
+    subject: str = ""  # RFC 4514
+    issuer: str = ""
+    dns_names: tuple[str, ...] = ()  # subjectAltName dNSName entries
+    ip_addresses: tuple[str, ...] = ()  # subjectAltName iPAddress entries
+    common_names: tuple[str, ...] = ()  # subject CN values, used only without DNS SANs
+    not_after: datetime | None = None  # aware, UTC
+    parse_error: str | None = None  # set when the DER could not be fully parsed
+
+    @property
+    def sans(self) -> tuple[str, ...]:
+        return self.dns_names + self.ip_addresses
+
+
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    """A completed TLS handshake."""
+
+    tls_version: str
+    cipher: str
+    certificate: Certificate | None
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A probe that did not complete its handshake."""
+
+    kind: FailureKind
+    message: str  # a short human phrase, e.g. "connection refused"
+    alert: str | None = None  # the TLS alert description for ALERT, e.g. "unrecognized_name"
+
+    @property
+    def code(self) -> str:
+        """A kebab-case code for the failure, e.g. ``alert-unrecognized-name`` or ``reset``."""
+        if self.kind is FailureKind.ALERT and self.alert:
+            return "alert-" + self.alert.replace("_", "-")
+        return self.kind.value
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+Observation = Handshake | Failure
+
+
+@dataclass(frozen=True, slots=True)
+class Probed:
+    """The observation a probe settled on, after retries, and how many attempts it took."""
+
+    observation: Observation
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """A verdict with its reason code and one human sentence."""
+
+    verdict: Verdict
+    reason: Reason
+    detail: str

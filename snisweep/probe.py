@@ -1,0 +1,257 @@
+"""The probe: one TLS handshake to one address, with or without SNI. Does network I/O.
+
+A probe never raises for network trouble: whatever happens becomes an observation, a
+``Handshake`` or a ``Failure`` named by the phase that failed. Library exceptions are mapped to
+failures in one place, ``failure_from``, at this edge.
+
+The handshake runs over an ``ssl.MemoryBIO`` pair on a plain anyio TCP stream rather than through
+a TLS stream wrapper, so that every way a server can say no stays distinct: a fatal alert
+(``ssl.SSLError`` with the alert in its reason), a TCP reset (``ConnectionResetError``), a close
+(end of stream), bytes that are not TLS, or silence (the timeout).
+"""
+
+from __future__ import annotations
+
+import errno
+import ssl
+from collections.abc import Iterator
+from typing import Protocol
+
+import anyio
+import anyio.abc
+
+from snisweep.certs import inspect
+from snisweep.model import Failure, FailureKind, Handshake, Observation
+
+
+class Prober(Protocol):
+    """Anything that can make one probe; the scheduler takes one so that tests can script it."""
+
+    async def __call__(
+        self, address: str, port: int, server_name: str | None, timeout: float
+    ) -> Observation: ...
+
+
+def client_context() -> ssl.SSLContext:
+    """The one client context every probe of a scan shares.
+
+    It verifies nothing: snisweep reports what a server presents and judges it itself, and a
+    verifying client would stop at the very certificates it must describe. It accepts every
+    protocol version and cipher OpenSSL still has, because the question is SNI, not the server's
+    TLS hygiene, and old integration endpoints must still be reachable.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+    try:
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    except ssl.SSLError:  # a TLS library without security levels: keep its defaults
+        pass
+    # Servers without secure renegotiation (RFC 5746) still exist behind old integrations.
+    context.options |= getattr(ssl, "OP_LEGACY_SERVER_CONNECT", 0x4)
+    return context
+
+
+class TLSProber:
+    """Probes over real TCP connections with the standard library's TLS (OpenSSL)."""
+
+    def __init__(self, context: ssl.SSLContext | None = None) -> None:
+        self._context = context if context is not None else client_context()
+
+    async def __call__(
+        self, address: str, port: int, server_name: str | None, timeout: float
+    ) -> Observation:
+        stream: anyio.abc.SocketStream | None = None
+        connected = False
+        with anyio.move_on_after(timeout):
+            try:
+                stream = await anyio.connect_tcp(address, port)
+                connected = True
+                return await self._handshake(stream, server_name)
+            except Exception as exc:  # every network failure becomes an observation
+                return failure_from(exc, connected=connected)
+            finally:
+                if stream is not None:
+                    await anyio.aclose_forcefully(stream)
+        if connected:
+            return Failure(FailureKind.HANDSHAKE_TIMEOUT, f"no handshake within {timeout:g} s")
+        return Failure(FailureKind.CONNECT_TIMEOUT, f"no TCP connection within {timeout:g} s")
+
+    async def _handshake(
+        self, stream: anyio.abc.SocketStream, server_name: str | None
+    ) -> Handshake:
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        # server_hostname=None is what sends no SNI at all; a name sends it (never verified here).
+        tls = self._context.wrap_bio(incoming, outgoing, server_hostname=server_name)
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                pass  # awaiting outside the except block keeps this error out of __context__
+            if outgoing.pending:
+                await stream.send(outgoing.read())
+            try:
+                data = await stream.receive()
+            except anyio.EndOfStream:
+                incoming.write_eof()
+            else:
+                incoming.write(data)
+        # Send our last flight (the client Finished) so that the server sees a completed
+        # handshake and does not log a failed one for every probe.
+        if outgoing.pending:
+            try:
+                await stream.send(outgoing.read())
+            except (anyio.BrokenResourceError, OSError):
+                pass
+        der = tls.getpeercert(binary_form=True)
+        cipher = tls.cipher()
+        return Handshake(
+            tls_version=tls.version() or "",
+            cipher=cipher[0] if cipher else "",
+            certificate=inspect(der) if der else None,
+        )
+
+
+# OpenSSL's reason codes for answers that are not TLS at all (an HTTP server, an SSH banner...).
+_NOT_TLS_REASONS = frozenset(
+    {
+        "WRONG_VERSION_NUMBER",
+        "UNKNOWN_PROTOCOL",
+        "HTTP_REQUEST",
+        "HTTPS_PROXY_REQUEST",
+        "PACKET_LENGTH_TOO_LONG",
+        "RECORD_LAYER_FAILURE",
+        "RECORD_LENGTH_MISMATCH",
+        "WRONG_SSL_VERSION",
+        "UNEXPECTED_RECORD",
+        "BAD_PACKET_LENGTH",
+    }
+)
+
+# OpenSSL names a received alert SSLV3_ALERT_*, TLSV1_ALERT_*, TLSV13_ALERT_* or, for a few
+# alerts added by TLS extensions, TLSV1_* without ALERT_. These are the alert descriptions of
+# RFC 8446 section 6 (and older ones), as OpenSSL spells them after that prefix.
+_ALERTS = frozenset(
+    {
+        "unexpected_message",
+        "bad_record_mac",
+        "decryption_failed",
+        "record_overflow",
+        "decompression_failure",
+        "handshake_failure",
+        "no_certificate",
+        "bad_certificate",
+        "unsupported_certificate",
+        "certificate_revoked",
+        "certificate_expired",
+        "certificate_unknown",
+        "illegal_parameter",
+        "unknown_ca",
+        "access_denied",
+        "decode_error",
+        "decrypt_error",
+        "export_restriction",
+        "protocol_version",
+        "insufficient_security",
+        "internal_error",
+        "inappropriate_fallback",
+        "user_cancelled",
+        "no_renegotiation",
+        "missing_extension",
+        "unsupported_extension",
+        "certificate_unobtainable",
+        "unrecognized_name",
+        "bad_certificate_status_response",
+        "bad_certificate_hash_value",
+        "unknown_psk_identity",
+        "certificate_required",
+        "no_application_protocol",
+    }
+)
+_ALERT_PREFIXES = ("SSLV3_ALERT_", "TLSV1_ALERT_", "TLSV13_ALERT_", "TLSV1_")
+
+_CONNECT_ERRNOS = {
+    errno.ECONNREFUSED: FailureKind.CONNECT_REFUSED,
+    errno.ETIMEDOUT: FailureKind.CONNECT_TIMEOUT,
+}
+
+
+def alert_name(reason: str | None) -> str | None:
+    """The TLS alert description in an OpenSSL reason code, or None if it names no alert."""
+    if not reason:
+        return None
+    for prefix in _ALERT_PREFIXES:
+        if reason.startswith(prefix):
+            name = reason.removeprefix(prefix).lower()
+            return name if name in _ALERTS else None
+    return None
+
+
+def failure_from(exc: BaseException, *, connected: bool) -> Failure:
+    """Map an exception raised while probing to the failure it means.
+
+    ``connected`` says whether the TCP connection was up, which decides the phase. The causes
+    are searched because anyio wraps the OS error (``BrokenResourceError from OSError``).
+    """
+    for cause in _causes(exc):
+        if isinstance(cause, ssl.SSLError):
+            return _tls_failure(cause)
+        if isinstance(cause, anyio.EndOfStream):
+            return Failure(FailureKind.CLOSED, "the server closed the connection")
+        if isinstance(cause, OSError) and cause.errno is not None:
+            return _os_failure(cause, connected=connected)
+    if isinstance(exc, OSError | anyio.BrokenResourceError):
+        kind = FailureKind.RESET if connected else FailureKind.CONNECT_FAILED
+        return Failure(kind, _describe(exc))
+    return Failure(FailureKind.INTERNAL, f"{type(exc).__name__}: {exc}")
+
+
+def _tls_failure(exc: ssl.SSLError) -> Failure:
+    reason = getattr(exc, "reason", None)
+    if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError) or reason in (
+        "UNEXPECTED_EOF_WHILE_READING",
+        "EOF_WHILE_READING",
+    ):
+        return Failure(FailureKind.CLOSED, "the server closed the connection during the handshake")
+    if isinstance(exc, ssl.SSLSyscallError):
+        return Failure(FailureKind.RESET, "the connection broke during the handshake")
+    alert = alert_name(reason)
+    if alert is not None:
+        return Failure(FailureKind.ALERT, f"fatal alert {alert}", alert=alert)
+    if reason in _NOT_TLS_REASONS:
+        return Failure(FailureKind.NOT_TLS, f"the answer is not TLS, OpenSSL says {reason}")
+    return Failure(FailureKind.TLS_FAILURE, f"TLS error {reason or exc}")
+
+
+def _os_failure(exc: OSError, *, connected: bool) -> Failure:
+    if connected:
+        if exc.errno in (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED):
+            return Failure(FailureKind.RESET, "the connection was reset")
+        return Failure(FailureKind.RESET, _describe(exc))
+    kind = _CONNECT_ERRNOS.get(exc.errno or 0, FailureKind.CONNECT_FAILED)
+    return Failure(kind, _describe(exc))
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror[0].lower() + exc.strerror[1:]
+    return str(exc) or type(exc).__name__
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what caused it, outermost first, exception groups flattened."""
+    seen: set[int] = set()
+    pending = [exc]
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        for linked in (current.__cause__, current.__context__):
+            if linked is not None:
+                pending.append(linked)

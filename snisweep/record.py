@@ -1,0 +1,188 @@
+"""Records: one report row per endpoint, and the cells CSV and JSONL make of it. Pure: no I/O.
+
+``COLUMNS`` is the contract's header, in order. New columns may be appended, never inserted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from snisweep.certs import covers, days_left
+from snisweep.model import (
+    Certificate,
+    Classification,
+    Endpoint,
+    Failure,
+    Handshake,
+    Observation,
+    Reason,
+    Verdict,
+)
+
+COLUMNS: tuple[str, ...] = (
+    "host",
+    "port",
+    "address",
+    "sni",
+    "label",
+    "tags",
+    "verdict",
+    "reason",
+    "detail",
+    "sni_tls_version",
+    "sni_cipher",
+    "sni_cert_sha256",
+    "sni_cert_subject",
+    "sni_cert_issuer",
+    "sni_cert_sans",
+    "sni_cert_not_after",
+    "sni_cert_days_left",
+    "sni_cert_covers_host",
+    "sni_error",
+    "nosni_tls_version",
+    "nosni_cert_sha256",
+    "nosni_cert_subject",
+    "nosni_cert_sans",
+    "nosni_cert_covers_host",
+    "nosni_error",
+    "attempts",
+    "elapsed_ms",
+    "scanned_at",
+)
+
+Cell = str | int | bool | tuple[str, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One row. ``None`` is an empty cell (CSV) or ``null`` (JSONL)."""
+
+    host: str
+    port: int
+    address: str | None
+    sni: str | None
+    label: str | None
+    tags: tuple[str, ...]
+    verdict: Verdict
+    reason: Reason
+    detail: str
+    sni_tls_version: str | None
+    sni_cipher: str | None
+    sni_cert_sha256: str | None
+    sni_cert_subject: str | None
+    sni_cert_issuer: str | None
+    sni_cert_sans: tuple[str, ...] | None
+    sni_cert_not_after: str | None
+    sni_cert_days_left: int | None
+    sni_cert_covers_host: bool | None
+    sni_error: str | None
+    nosni_tls_version: str | None
+    nosni_cert_sha256: str | None
+    nosni_cert_subject: str | None
+    nosni_cert_sans: tuple[str, ...] | None
+    nosni_cert_covers_host: bool | None
+    nosni_error: str | None
+    attempts: int
+    elapsed_ms: int
+    scanned_at: str
+
+    def cells(self) -> tuple[Cell, ...]:
+        """The values in ``COLUMNS`` order."""
+        return tuple(getattr(self, column) for column in COLUMNS)
+
+
+def build(
+    endpoint: Endpoint,
+    address: str | None,
+    classification: Classification,
+    with_sni: Observation | None,
+    without_sni: Observation | None,
+    *,
+    attempts: int,
+    elapsed_ms: int,
+    scanned_at: datetime,
+) -> Record:
+    """The row for an endpoint. ``with_sni`` is None when no probe could be made (DNS)."""
+    sni_hs = with_sni if isinstance(with_sni, Handshake) else None
+    sni_cert = sni_hs.certificate if sni_hs else None
+    nosni_hs = without_sni if isinstance(without_sni, Handshake) else None
+    nosni_cert = nosni_hs.certificate if nosni_hs else None
+    identity = endpoint.identity
+    return Record(
+        host=endpoint.host,
+        port=endpoint.port,
+        address=address,
+        sni=endpoint.sni,
+        label=endpoint.label or None,
+        tags=endpoint.tags,
+        verdict=classification.verdict,
+        reason=classification.reason,
+        detail=classification.detail,
+        sni_tls_version=sni_hs.tls_version if sni_hs else None,
+        sni_cipher=sni_hs.cipher if sni_hs else None,
+        sni_cert_sha256=sni_cert.sha256 if sni_cert else None,
+        sni_cert_subject=sni_cert.subject if sni_cert else None,
+        sni_cert_issuer=sni_cert.issuer if sni_cert else None,
+        sni_cert_sans=sni_cert.sans if sni_cert else None,
+        sni_cert_not_after=_iso(sni_cert.not_after) if sni_cert else None,
+        sni_cert_days_left=days_left(sni_cert, scanned_at) if sni_cert else None,
+        sni_cert_covers_host=_covers(sni_cert, identity),
+        sni_error=_error(with_sni),
+        nosni_tls_version=nosni_hs.tls_version if nosni_hs else None,
+        nosni_cert_sha256=nosni_cert.sha256 if nosni_cert else None,
+        nosni_cert_subject=nosni_cert.subject if nosni_cert else None,
+        nosni_cert_sans=nosni_cert.sans if nosni_cert else None,
+        nosni_cert_covers_host=_covers(nosni_cert, identity),
+        nosni_error=_error(without_sni),
+        attempts=attempts,
+        elapsed_ms=elapsed_ms,
+        scanned_at=timestamp(scanned_at),
+    )
+
+
+def timestamp(moment: datetime) -> str:
+    """ISO 8601 in UTC with a ``Z``, to the second, as every time in the report is written."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return timestamp(moment) if moment is not None else None
+
+
+def _covers(certificate: Certificate | None, identity: str) -> bool | None:
+    return covers(certificate, identity) if certificate is not None else None
+
+
+def _error(observation: Observation | None) -> str | None:
+    return str(observation) if isinstance(observation, Failure) else None
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def csv_cell(value: Cell) -> str:
+    """The text of one CSV cell. Text that a spreadsheet would run as a formula is neutralised
+    with a leading apostrophe; our own numbers are written as numbers."""
+    match value:
+        case None:
+            return ""
+        case bool():
+            return "true" if value else "false"
+        case int():
+            return str(value)
+        case tuple():
+            text = ";".join(value)
+        case str():
+            text = value
+    if text.startswith(_FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
+def json_value(value: Cell) -> str | int | bool | list[str] | None:
+    """The JSON value of one cell: lists for tuples, ``null`` for empty."""
+    if isinstance(value, tuple):
+        return list(value)
+    return value

@@ -1,0 +1,210 @@
+"""The scheduler: streams endpoints through resolution and probes into records (anyio).
+
+It decides nothing (``snisweep.classify`` does) and touches the network only through the
+resolver and prober it is given, so tests can script both. Guarantees:
+
+- endpoints are pulled from the iterable one at a time, only when a slot is free, so memory
+  does not grow with the list (``concurrency`` endpoints in flight at most);
+- at most ``per_host`` connections to one address at once;
+- every endpoint pulled yields exactly one record, whatever happens to it: network trouble is a
+  ``Failure``, and even a bug in one endpoint's code becomes a record with reason
+  ``internal-error`` instead of stopping the scan;
+- a probe that fails is retried up to ``endpoint.retries`` times and counts as failed only when
+  every attempt failed.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+import anyio
+from anyio.streams.memory import MemoryObjectSendStream
+
+from snisweep.classify import classify
+from snisweep.model import (
+    Classification,
+    Endpoint,
+    Failure,
+    FailureKind,
+    Observation,
+    Probed,
+    Reason,
+    Target,
+    Verdict,
+)
+from snisweep.probe import Prober
+from snisweep.record import Record, build
+
+
+class Resolver(Protocol):
+    """Turns a host name into the one address both probes will dial, or a DNS failure."""
+
+    async def __call__(self, host: str, port: int, timeout: float) -> str | Failure: ...
+
+
+async def resolve(host: str, port: int, timeout: float) -> str | Failure:
+    """The system resolver (``getaddrinfo``); the first address it prefers is pinned."""
+    try:
+        with anyio.fail_after(timeout):
+            infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except TimeoutError:
+        return Failure(FailureKind.DNS, f"no answer for {host} within {timeout:g} s")
+    except (OSError, UnicodeError) as exc:
+        return Failure(FailureKind.DNS, f"{host} does not resolve ({_strerror(exc)})")
+    for _family, _type, _proto, _canonname, sockaddr in infos:
+        return str(sockaddr[0])
+    return Failure(FailureKind.DNS, f"{host} has no address")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    concurrency: int = 100  # endpoints in flight
+    per_host: int = 4  # simultaneous connections to one address
+
+
+class _AddressLimiter:
+    """A capacity limiter per address, dropped when unused so that it does not grow with the list."""
+
+    def __init__(self, per_address: int) -> None:
+        self._per_address = per_address
+        self._limiters: dict[str, tuple[anyio.CapacityLimiter, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, address: str) -> AsyncIterator[None]:
+        limiter, users = self._limiters.get(address, (None, 0))
+        if limiter is None:
+            limiter = anyio.CapacityLimiter(self._per_address)
+        self._limiters[address] = (limiter, users + 1)
+        try:
+            async with limiter:
+                yield
+        finally:
+            _, users = self._limiters[address]
+            if users == 1:
+                del self._limiters[address]
+            else:
+                self._limiters[address] = (limiter, users - 1)
+
+
+class Scanner:
+    """Runs endpoints through the prober and sends one record per endpoint."""
+
+    def __init__(
+        self,
+        prober: Prober,
+        resolver: Resolver = resolve,
+        limits: Limits = Limits(),  # noqa: B008 - frozen, so sharing the default is safe
+    ) -> None:
+        self._prober = prober
+        self._resolver = resolver
+        self._limits = limits
+        self._addresses = _AddressLimiter(limits.per_host)
+
+    async def run(self, endpoints: Iterable[Endpoint], send: MemoryObjectSendStream[Record]) -> None:
+        """Scan every endpoint, sending each record as soon as it is ready; closes ``send``."""
+        slots = anyio.Semaphore(self._limits.concurrency)
+        async with send, anyio.create_task_group() as group:
+            for endpoint in endpoints:
+                await slots.acquire()
+                group.start_soon(self._run_one, endpoint, send, slots)
+
+    async def _run_one(
+        self, endpoint: Endpoint, send: MemoryObjectSendStream[Record], slots: anyio.Semaphore
+    ) -> None:
+        try:
+            record = await self.scan_endpoint(endpoint)
+            await send.send(record)
+        finally:
+            slots.release()
+
+    async def scan_endpoint(self, endpoint: Endpoint) -> Record:
+        """The record for one endpoint. Never raises except for cancellation."""
+        scanned_at = datetime.now(UTC)
+        started = time.monotonic()
+        address: str | None = None
+        with_sni: Probed | None = None
+        without_sni: Probed | None = None
+        try:
+            resolved = await self._address(endpoint)
+            if isinstance(resolved, Failure):
+                with_sni = Probed(resolved, attempts=0)
+            else:
+                address = resolved
+                with_sni, without_sni = await self._observe(Target(endpoint, address))
+            classification = classify(
+                endpoint, with_sni.observation, without_sni.observation if without_sni else None
+            )
+        except Exception as exc:  # a bug for one endpoint must not stop the scan
+            bug = _innermost(exc)
+            with_sni = Probed(Failure(FailureKind.INTERNAL, f"{type(bug).__name__}: {bug}"), 0)
+            without_sni = None
+            classification = Classification(
+                Verdict.ERROR,
+                Reason.INTERNAL_ERROR,
+                f"snisweep hit an internal error on this endpoint ({type(bug).__name__}: "
+                f"{bug}); please report it.",
+            )
+        return build(
+            endpoint,
+            address,
+            classification,
+            with_sni.observation,
+            without_sni.observation if without_sni else None,
+            attempts=with_sni.attempts + (without_sni.attempts if without_sni else 0),
+            elapsed_ms=round((time.monotonic() - started) * 1000),
+            scanned_at=scanned_at,
+        )
+
+    async def _address(self, endpoint: Endpoint) -> str | Failure:
+        if endpoint.address is not None:
+            return endpoint.address
+        if endpoint.sni is None:  # an IP literal host needs no resolution
+            return endpoint.host
+        return await self._resolver(endpoint.host, endpoint.port, endpoint.timeout)
+
+    async def _observe(self, target: Target) -> tuple[Probed, Probed | None]:
+        """Both probes, at once, to the same address; only one for an endpoint without a name."""
+        server_name = target.endpoint.sni
+        if server_name is None:
+            return await self._probe(target, None), None
+        results: dict[bool, Probed] = {}
+
+        async def probe_into(with_sni: bool) -> None:
+            results[with_sni] = await self._probe(target, server_name if with_sni else None)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(probe_into, False)
+            await probe_into(True)
+        return results[True], results[False]
+
+    async def _probe(self, target: Target, server_name: str | None) -> Probed:
+        endpoint = target.endpoint
+        attempts = 0
+        observation: Observation
+        while True:
+            attempts += 1
+            async with self._addresses.hold(target.address):
+                observation = await self._prober(
+                    target.address, endpoint.port, server_name, endpoint.timeout
+                )
+            if not isinstance(observation, Failure) or attempts > endpoint.retries:
+                return Probed(observation, attempts)
+
+
+def _innermost(exc: BaseException) -> BaseException:
+    """The first leaf of an exception group: the bug itself rather than its task group wrapper."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _strerror(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__

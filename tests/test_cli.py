@@ -1,0 +1,208 @@
+"""The command line end to end, as a user runs it: real processes scanning the lab on loopback."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from snisweep.lab import Lab
+from snisweep.record import COLUMNS
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    with Lab() as running:
+        yield running
+
+
+@pytest.fixture
+def lab_yaml(lab: Lab, tmp_path: Path) -> Path:
+    path = tmp_path / "lab.yaml"
+    path.write_text(lab.config_yaml(timeout=0.5, retries=1), encoding="utf-8")
+    return path
+
+
+def snisweep(*args: str, stdin: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "snisweep", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == list(COLUMNS)
+    for row in rows[1:]:
+        assert len(row) == len(COLUMNS)
+    return [dict(zip(COLUMNS, row, strict=True)) for row in rows[1:]]
+
+
+def test_scan_to_csv(lab: Lab, lab_yaml: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.csv"
+    result = snisweep("scan", str(lab_yaml), "-o", str(report))
+    assert result.returncode == 0, result.stderr
+    rows = read_csv(report)
+    assert len(rows) == len(lab.scenarios)
+    got = {(r["host"], int(r["port"])): (r["verdict"], r["reason"]) for r in rows}
+    assert got == {(s.host, s.port): (s.verdict.value, s.reason.value) for s in lab.scenarios}
+    assert "required" in result.stderr
+    assert "endpoint(s) in" in result.stderr
+    assert result.stdout == ""
+
+
+def test_scan_to_jsonl_by_extension_and_to_stdout(lab: Lab, lab_yaml: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.jsonl"
+    assert snisweep("scan", str(lab_yaml), "-o", str(report), "--quiet").returncode == 0
+    records = [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()]
+    assert len(records) == len(lab.scenarios)
+    assert all(list(r) == list(COLUMNS) for r in records)
+
+    result = snisweep("scan", "-", "-o", "-", "--format", "jsonl", "--quiet", stdin=lab_yaml.read_text())
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(lab.scenarios)
+    assert {json.loads(line)["verdict"] for line in lines} == {
+        "required",
+        "mismatched",
+        "optional",
+        "error",
+    }
+
+
+def test_fail_on(lab_yaml: Path) -> None:
+    assert snisweep("scan", str(lab_yaml), "--quiet", "--fail-on", "required").returncode == 1
+    assert snisweep("scan", str(lab_yaml), "--quiet", "--fail-on", "required,bogus").returncode == 2
+
+
+def test_config_errors_exit_2_and_touch_no_report(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("endpoints:\n  - host: ok.example.com\n    colour: blue\n  - 'bad host!'\n")
+    report = tmp_path / "report.csv"
+    result = snisweep("scan", str(bad), "-o", str(report))
+    assert result.returncode == 2
+    assert f"{bad}:3:" in result.stderr
+    assert f"{bad}:4:" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not report.exists()
+
+    report.write_text("precious\n")
+    assert snisweep("scan", str(bad), "-o", str(report)).returncode == 2
+    assert report.read_text() == "precious\n"
+
+    result = snisweep("validate", str(bad))
+    assert result.returncode == 2
+    assert f"{bad}:3:" in result.stderr
+
+
+def test_validate_counts(lab: Lab, lab_yaml: Path) -> None:
+    result = snisweep("validate", str(lab_yaml), str(lab_yaml))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{len(lab.scenarios)} endpoint(s)")
+    assert "duplicate" in result.stdout
+
+
+def test_unwritable_report_exits_3(lab_yaml: Path, tmp_path: Path) -> None:
+    result = snisweep("scan", str(lab_yaml), "-o", str(tmp_path / "missing-dir" / "r.csv"))
+    assert result.returncode == 3
+    assert "cannot write" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    assert snisweep().returncode == 2
+    assert snisweep("scan").returncode == 2
+    assert snisweep("scan", "x.yaml", "--concurrency", "0").returncode == 2
+    assert snisweep("scan", "x.yaml", "--timeout", "nan").returncode == 2
+    result = snisweep("scan", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 2
+    assert "nope.yaml" in result.stderr
+
+
+def test_version() -> None:
+    result = snisweep("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("snisweep ")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_leaves_complete_rows(lab: Lab, tmp_path: Path, signum: int) -> None:
+    same = next(s for s in lab.scenarios if s.name == "same-certificate")
+    silent = next(s for s in lab.scenarios if s.name == "silent")
+    fast = [{"host": f"f{i}.lab.test", "address": "127.0.0.1", "port": same.port} for i in range(4)]
+    slow = [{"host": f"s{i}.lab.test", "address": "127.0.0.1", "port": silent.port} for i in range(8)]
+    config = tmp_path / "slow.yaml"
+    config.write_text(yaml.safe_dump({"defaults": {"timeout": 30}, "endpoints": fast + slow}))
+    report = tmp_path / "partial.csv"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "snisweep", "scan", str(config), "-o", str(report), "--concurrency", "6"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if report.exists() and report.read_text().count("\n") >= 1 + len(fast):
+                break
+            time.sleep(0.05)
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 130, stderr
+    rows = read_csv(report)
+    assert len(rows) == len(fast)
+    assert {r["host"] for r in rows} == {e["host"] for e in fast}
+    assert "interrupted" in stderr
+
+
+def test_demo_shows_every_verdict(tmp_path: Path) -> None:
+    report = tmp_path / "demo.jsonl"
+    result = snisweep("demo", "-o", str(report))
+    assert result.returncode == 0, result.stderr
+    for verdict in ("required", "mismatched", "optional", "error"):
+        assert f" {verdict} " in result.stdout
+    assert "nosni-alert-unrecognized-name" in result.stdout
+    assert len(report.read_text().splitlines()) == result.stdout.count("\n") - 1
+
+
+def test_lab_command_prints_a_scannable_yaml_and_stops_on_sigint() -> None:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "snisweep", "lab"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stderr is not None
+        banner = process.stderr.readline()
+        assert "Ctrl-C" in banner
+        process.send_signal(signal.SIGINT)
+        stdout, _ = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0
+    document = yaml.safe_load(stdout)
+    assert len(document["endpoints"]) >= 10

@@ -1,0 +1,63 @@
+"""Integration: the real scanner (config, resolver, probes, classify, records) against the lab."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import anyio
+import pytest
+
+from snisweep.config import load
+from snisweep.lab import Lab
+from snisweep.model import Verdict
+from snisweep.probe import TLSProber
+from snisweep.record import Record
+from snisweep.scan import Limits, Scanner
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    with Lab() as running:
+        yield running
+
+
+async def scan_lab(lab: Lab, limits: Limits) -> list[Record]:
+    endpoints = load(["-"], stdin=io.StringIO(lab.config_yaml(timeout=0.5, retries=1)))
+    send, receive = anyio.create_memory_object_stream[Record](100)
+    records: list[Record] = []
+    async with anyio.create_task_group() as group:
+        group.start_soon(Scanner(TLSProber(), limits=limits).run, endpoints, send)
+        async with receive:
+            async for record in receive:
+                records.append(record)
+    return records
+
+
+async def test_every_lab_scenario_gets_its_verdict_and_reason(lab: Lab) -> None:
+    records = await scan_lab(lab, Limits())
+    got = {(r.host, r.port): (r.verdict, r.reason) for r in records}
+    expected = {(s.host, s.port): (s.verdict, s.reason) for s in lab.scenarios}
+    assert got == expected
+    assert {verdict for verdict, _ in got.values()} == set(Verdict)
+
+
+async def test_lab_rows_carry_the_facts(lab: Lab) -> None:
+    records = {r.label: r for r in await scan_lab(lab, Limits(concurrency=3, per_host=1))}
+    mismatched = records["default-certificate"]
+    assert mismatched.address == "127.0.0.1"
+    assert mismatched.sni_cert_covers_host is True
+    assert mismatched.nosni_cert_covers_host is False
+    assert mismatched.sni_cert_sha256 != mismatched.nosni_cert_sha256
+    assert mismatched.sni_cert_days_left is not None
+    assert mismatched.sni_cert_days_left > 0
+    assert mismatched.attempts == 2
+    required = records["strict-alert"]
+    assert required.nosni_error is not None
+    assert required.nosni_error.startswith("alert-unrecognized-name")
+    assert required.attempts == 3  # one with SNI, two without (the retry confirmed it)
+    assert records["ip-literal"].sni is None
+    assert records["ip-literal"].attempts == 1
+    assert records["wildcard"].sni_cert_covers_host is True

@@ -1,0 +1,205 @@
+"""The scheduler with a scripted prober and resolver: no sockets, deterministic."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+
+import anyio
+import pytest
+
+from snisweep.model import (
+    Certificate,
+    Endpoint,
+    Failure,
+    FailureKind,
+    Handshake,
+    Observation,
+    Reason,
+    Verdict,
+)
+from snisweep.record import Record
+from snisweep.scan import Limits, Scanner
+
+pytestmark = pytest.mark.anyio
+
+GOOD = Handshake("TLSv1.3", "TLS_AES_128_GCM_SHA256", Certificate("aa" * 32, dns_names=("*.t",)))
+OTHER = Handshake("TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", Certificate("bb" * 32))
+RESET = Failure(FailureKind.RESET, "the connection was reset")
+
+Script = Callable[[str, int, str | None, int], Observation]
+
+
+class ScriptedProber:
+    """Answers from a script and records what was asked and how much ran at once."""
+
+    def __init__(self, script: Script, delay: float = 0.0) -> None:
+        self.script = script
+        self.delay = delay
+        self.calls: Counter[tuple[str, str | None]] = Counter()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.per_address: Counter[str] = Counter()
+        self.max_per_address: dict[str, int] = defaultdict(int)
+
+    async def __call__(
+        self, address: str, port: int, server_name: str | None, timeout: float
+    ) -> Observation:
+        self.calls[(address, server_name)] += 1
+        attempt = self.calls[(address, server_name)]
+        self.in_flight += 1
+        self.per_address[address] += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        self.max_per_address[address] = max(
+            self.max_per_address[address], self.per_address[address]
+        )
+        try:
+            await anyio.sleep(self.delay)
+            return self.script(address, port, server_name, attempt)
+        finally:
+            self.in_flight -= 1
+            self.per_address[address] -= 1
+
+
+async def fake_resolve(host: str, port: int, timeout: float) -> str | Failure:
+    if host.endswith(".invalid"):
+        return Failure(FailureKind.DNS, f"{host} does not resolve")
+    return "192.0.2." + str(sum(host.encode()) % 250 + 1)
+
+
+async def run(scanner: Scanner, endpoints: list[Endpoint] | Iterator[Endpoint]) -> list[Record]:
+    send, receive = anyio.create_memory_object_stream[Record](10)
+    records: list[Record] = []
+    async with anyio.create_task_group() as group:
+        group.start_soon(scanner.run, endpoints, send)
+        async with receive:
+            async for record in receive:
+                records.append(record)
+    return records
+
+
+def named(host: str, **kw: object) -> Endpoint:
+    return Endpoint(host=host, port=443, sni=host, **kw)  # type: ignore[arg-type]
+
+
+async def test_one_record_per_endpoint_with_verdicts() -> None:
+    def script(address: str, port: int, name: str | None, attempt: int) -> Observation:
+        return GOOD if name is not None else RESET
+
+    scanner = Scanner(ScriptedProber(script), fake_resolve)
+    endpoints = [named(f"h{i}.t") for i in range(20)] + [named("gone.invalid")]
+    records = await run(scanner, endpoints)
+    assert len(records) == 21
+    by_host = {r.host: r for r in records}
+    assert by_host["h3.t"].verdict is Verdict.REQUIRED
+    assert by_host["h3.t"].reason is Reason.NOSNI_RESET
+    assert by_host["gone.invalid"].reason is Reason.DNS_FAILURE
+    assert by_host["gone.invalid"].address is None
+    assert by_host["gone.invalid"].attempts == 0
+
+
+async def test_retries_confirm_a_failure_and_count_attempts() -> None:
+    def script(address: str, port: int, name: str | None, attempt: int) -> Observation:
+        return GOOD if name is not None else RESET
+
+    prober = ScriptedProber(script)
+    records = await run(Scanner(prober, fake_resolve), [named("a.t", retries=2)])
+    assert records[0].verdict is Verdict.REQUIRED
+    assert records[0].attempts == 1 + 3
+    assert sum(prober.calls.values()) == 4
+
+
+async def test_a_retry_that_succeeds_wins() -> None:
+    def script(address: str, port: int, name: str | None, attempt: int) -> Observation:
+        return GOOD if name is not None or attempt > 1 else RESET
+
+    records = await run(Scanner(ScriptedProber(script), fake_resolve), [named("a.t", retries=1)])
+    assert records[0].verdict is Verdict.OPTIONAL
+    assert records[0].attempts == 3
+
+
+async def test_no_retries_means_one_attempt() -> None:
+    def script(address: str, port: int, name: str | None, attempt: int) -> Observation:
+        return GOOD if name is not None or attempt > 1 else RESET
+
+    records = await run(Scanner(ScriptedProber(script), fake_resolve), [named("a.t", retries=0)])
+    assert records[0].verdict is Verdict.REQUIRED
+    assert records[0].attempts == 2
+
+
+async def test_both_probes_dial_the_same_pinned_address() -> None:
+    prober = ScriptedProber(lambda a, p, n, i: GOOD)
+    endpoint = named("b.t", address="198.51.100.7")
+    records = await run(Scanner(prober, fake_resolve), [endpoint])
+    assert set(prober.calls) == {("198.51.100.7", "b.t"), ("198.51.100.7", None)}
+    assert records[0].address == "198.51.100.7"
+
+
+async def test_ip_literal_gets_one_probe_and_no_resolution() -> None:
+    prober = ScriptedProber(lambda a, p, n, i: OTHER)
+
+    async def no_dns(host: str, port: int, timeout: float) -> str | Failure:
+        raise AssertionError("an IP literal must not be resolved")
+
+    records = await run(Scanner(prober, no_dns), [Endpoint(host="192.0.2.1", port=8443)])
+    assert prober.calls == Counter({("192.0.2.1", None): 1})
+    assert (records[0].verdict, records[0].reason) == (Verdict.OPTIONAL, Reason.IP_LITERAL)
+    assert records[0].sni is None
+
+
+async def test_a_bug_in_one_probe_becomes_its_row() -> None:
+    def script(address: str, port: int, name: str | None, attempt: int) -> Observation:
+        if address == "203.0.113.66":
+            raise RuntimeError("boom")
+        return GOOD
+
+    endpoints = [named("ok1.t"), named("bad.t", address="203.0.113.66"), named("ok2.t")]
+    records = await run(Scanner(ScriptedProber(script), fake_resolve), endpoints)
+    assert len(records) == 3
+    bad = next(r for r in records if r.host == "bad.t")
+    assert (bad.verdict, bad.reason) == (Verdict.ERROR, Reason.INTERNAL_ERROR)
+    assert bad.sni_error is not None
+    assert "boom" in bad.sni_error
+
+
+async def test_concurrency_and_per_host_limits_hold() -> None:
+    prober = ScriptedProber(lambda a, p, n, i: GOOD, delay=0.01)
+    limits = Limits(concurrency=6, per_host=3)
+    # Half the endpoints share one address, so the per-address cap is what binds for them.
+    endpoints = [named(f"s{i}.t", address="192.0.2.200") for i in range(12)]
+    endpoints += [named(f"u{i}.t") for i in range(12)]
+    records = await run(Scanner(prober, fake_resolve, limits), endpoints)
+    assert len(records) == 24
+    assert prober.max_in_flight <= 2 * limits.concurrency
+    assert max(prober.max_per_address.values()) <= limits.per_host
+    assert prober.max_per_address["192.0.2.200"] == limits.per_host
+
+
+async def test_endpoints_are_pulled_lazily() -> None:
+    pulled = 0
+    started = anyio.Event()
+
+    def endpoints() -> Iterator[Endpoint]:
+        nonlocal pulled
+        for i in range(1000):
+            pulled += 1
+            yield named(f"lazy{i}.t")
+
+    prober = ScriptedProber(lambda a, p, n, i: GOOD, delay=0.05)
+    scanner = Scanner(prober, fake_resolve, Limits(concurrency=5, per_host=4))
+    send, receive = anyio.create_memory_object_stream[Record](0)
+    async with anyio.create_task_group() as group:
+        group.start_soon(scanner.run, endpoints(), send)
+        async with receive:
+            await receive.receive()
+            started.set()
+            # One record is out; the generator may be ahead by at most the in-flight slots.
+            assert pulled <= 5 + 1
+            group.cancel_scope.cancel()
+
+
+async def test_duplicate_free_output_for_many_endpoints() -> None:
+    prober = ScriptedProber(lambda a, p, n, i: GOOD)
+    endpoints = [named(f"m{i}.t") for i in range(500)]
+    records = await run(Scanner(prober, fake_resolve, Limits(concurrency=50)), endpoints)
+    assert sorted(r.host for r in records) == sorted(e.host for e in endpoints)
