@@ -3,25 +3,25 @@
 This is the only module that decides a verdict. The decision table, first matching line wins
 ("without SNI" is not probed for an endpoint that has no name to send, i.e. an IP literal):
 
-====  ==========================  ======================================  ==========  ==============================
-line  with SNI                    without SNI                             verdict     reason
-====  ==========================  ======================================  ==========  ==============================
-1     failure                     anything                                error       from the failure (see below)
-2     handshake, IP literal       not probed                              optional    ip-literal
-3     handshake                   failure before TLS (connect, DNS)       error       nosni-connect-failed
-4     handshake                   internal error                          error       internal-error
-5     handshake                   fatal alert unrecognized_name           required    nosni-alert-unrecognized-name
-6     handshake                   fatal alert handshake_failure           required    nosni-alert-handshake-failure
-7     handshake                   any other fatal alert                   required    nosni-alert
-8     handshake                   TCP reset                               required    nosni-reset
-9     handshake                   connection closed                       required    nosni-closed
-10    handshake                   handshake timeout                       required    nosni-timeout
-11    handshake                   an answer that is not TLS               required    nosni-not-tls
-12    handshake                   any other TLS failure                   required    nosni-tls-failure
-13    handshake                   handshake, same certificate (SHA-256)   optional    same-certificate
-14    handshake                   handshake, other cert covering the name optional    covering-certificate
-15    handshake                   handshake, other cert not covering it   mismatched  default-certificate
-====  ==========================  ======================================  ==========  ==============================
+==  ==================  =================================  ==========  =============================
+#   with SNI            without SNI                        verdict     reason
+==  ==================  =================================  ==========  =============================
+1   failure             anything                           error       from the failure (below)
+2   handshake, IP lit.  not probed                         optional    ip-literal
+3   handshake           failure before TLS (connect, DNS)  error       nosni-connect-failed
+4   handshake           internal error                     error       internal-error
+5   handshake           fatal alert unrecognized_name      required    nosni-alert-unrecognized-name
+6   handshake           fatal alert handshake_failure      required    nosni-alert-handshake-failure
+7   handshake           any other fatal alert              required    nosni-alert
+8   handshake           TCP reset                          required    nosni-reset
+9   handshake           connection closed                  required    nosni-closed
+10  handshake           handshake timeout                  required    nosni-timeout
+11  handshake           an answer that is not TLS          required    nosni-not-tls
+12  handshake           any other TLS failure              required    nosni-tls-failure
+13  handshake           same certificate (SHA-256)         optional    same-certificate
+14  handshake           other cert, covering the name      optional    covering-certificate
+15  handshake           other cert, not covering it        mismatched  default-certificate
+==  ==================  =================================  ==========  =============================
 
 Line 1 reasons, by the with-SNI failure: dns-failure, connect-refused, connect-timeout,
 connect-failed, handshake-timeout, handshake-reset, handshake-closed, not-tls, sni-rejected (a
@@ -116,7 +116,8 @@ def _without_sni_failed(failure: Failure) -> Classification:
             Verdict.ERROR,
             Reason.NOSNI_CONNECT_FAILED,
             f"The probe with SNI succeeded but the connection for the probe without SNI failed "
-            f"({failure.message}); a TCP connect does not depend on SNI, so no verdict is possible.",
+            f"({failure.message}); a TCP connect does not depend on SNI, so no verdict is "
+            "possible.",
         )
     if failure.kind is FailureKind.INTERNAL:
         return Classification(
@@ -137,7 +138,9 @@ def _without_sni_failed(failure: Failure) -> Classification:
 
 def _compare(endpoint: Endpoint, with_sni: Handshake, without_sni: Handshake) -> Classification:
     sni_cert, default_cert = with_sni.certificate, without_sni.certificate
-    same = (sni_cert.sha256 if sni_cert else None) == (default_cert.sha256 if default_cert else None)
+    same = (sni_cert.sha256 if sni_cert else None) == (
+        default_cert.sha256 if default_cert else None
+    )
     if same:
         return Classification(
             Verdict.OPTIONAL,

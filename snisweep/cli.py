@@ -8,6 +8,7 @@ codes: 0 scan finished, 1 a verdict named by ``--fail-on`` occurred, 2 usage or 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import io
 import math
@@ -16,7 +17,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TextIO, TypeVar, TypeVarTuple, Unpack
+from typing import Any, TextIO, TypeVar, TypeVarTuple
 
 import anyio
 from anyio.abc import TaskStatus
@@ -28,7 +29,7 @@ from snisweep.errors import ConfigError, SnisweepError, UsageError
 from snisweep.model import Endpoint, Verdict
 from snisweep.probe import TLSProber
 from snisweep.record import Record
-from snisweep.report import ReportWriter, Tally, drain, format_for, Format
+from snisweep.report import Format, ReportWriter, Tally, drain, format_for
 from snisweep.scan import Limits, Scanner
 
 EXIT_OK = 0
@@ -320,7 +321,7 @@ _Args = TypeVarTuple("_Args")
 _T = TypeVar("_T")
 
 
-def _run_async(function: Callable[[Unpack[_Args]], Awaitable[_T]], *args: Unpack[_Args]) -> _T:
+def _run_async(function: Callable[[*_Args], Awaitable[_T]], *args: *_Args) -> _T:
     backend_options: dict[str, Any] = {}
     if importlib.util.find_spec("uvloop") is not None:  # the optional `fast` extra
         backend_options["use_uvloop"] = True
@@ -377,11 +378,9 @@ def _print_table(records: Sequence[Record], order: Sequence[tuple[str, int]], ou
 def _run_lab(args: argparse.Namespace) -> int:
     from snisweep.lab import Lab  # noqa: PLC0415 - the lab servers start only when asked
 
-    with Lab() as lab:
-        try:
-            _run_async(_serve_lab, lab.config_yaml())
-        except KeyboardInterrupt:  # Ctrl-C before the signal handler was in place
-            pass
+    # Ctrl-C before the signal handler is in place is a normal stop too.
+    with Lab() as lab, contextlib.suppress(KeyboardInterrupt):
+        _run_async(_serve_lab, lab.config_yaml())
     return EXIT_OK
 
 

@@ -95,6 +95,7 @@ TIMEOUT_MAX: Final = 300.0  # seconds; beyond this a probe is surely a typo (ms 
 RETRIES_RANGE: Final = (0, 10)
 
 _ENDPOINT_KEYS: Final = ("host", "port", "address", "sni", "label", "tags", "timeout", "retries")
+_ENDPOINT_KEY_SET: Final = frozenset(_ENDPOINT_KEYS)
 _DEFAULTS_KEYS: Final = ("port", "timeout", "retries", "tags")
 _TOP_KEYS: Final = ("defaults", "endpoints")
 _EXPECTED_TOP: Final = "a mapping with an 'endpoints' list (and optional 'defaults'), or a list"
@@ -240,8 +241,40 @@ def _show(text: str, limit: int = 80) -> str:
 
 # Underscores are not valid in host names, but internal DNS zones are full of them.
 _ASCII_NAME: Final = re.compile(r"(?:[a-z0-9_-]{1,63}\.)*[a-z0-9_-]{1,63}")
+# An IPv4 address as ipaddress writes it (no leading zeros): nothing to normalise.
+_OCTET: Final = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_IPV4: Final = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
 # A host written from an unrendered template: ${HOST}, {{ host }}, %HOST%, <host>.
 _TEMPLATE_CHARS: Final = frozenset("${}%<>")
+
+
+# host or host:port in its most common spelling, a lower-case ASCII name whose last label is not
+# numeric: checked in one match. Anything else takes the general path, which agrees.
+_SIMPLE_HOST_PORT: Final = re.compile(
+    r"((?:[a-z0-9_-]{1,63}\.)*(?=[0-9]*[a-z_-])[a-z0-9_-]{1,63})(?::([1-9][0-9]{0,4}))?"
+)
+
+
+def _simple_host_port(text: str) -> tuple[str, int | None] | None:
+    """What ``parse_endpoint_string`` and ``_normalise_host`` make of ``text``, when it is
+    already a normalised name with or without a valid port; None when it takes a closer look."""
+    match = _SIMPLE_HOST_PORT.fullmatch(text)
+    if match is None:
+        return None
+    host, port = match.group(1, 2)
+    if len(host) > 253 or "xn--" in host or (port is not None and int(port) > 65535):
+        return None
+    return host, None if port is None else int(port)
+
+
+def _host_and_port(text: str) -> tuple[str, int | None, bool]:
+    """An endpoint string read and normalised: (host, port or None, whether it is an IP)."""
+    simple = _simple_host_port(text)
+    if simple is not None:
+        return simple[0], simple[1], False
+    host, port = parse_endpoint_string(text)
+    name, is_ip = _normalise_host(host)
+    return name, port, is_ip
 
 
 def _normalise_host(text: str, what: str = "host") -> tuple[str, bool]:
@@ -274,6 +307,8 @@ def _normalise_host(text: str, what: str = "host") -> tuple[str, bool]:
     last_label = name.rpartition(".")[2]
     if last_label.isdigit():
         # Resolvers read '10.1' or '1.2.3.010' as IPv4 in legacy notations: never a name.
+        if _CANONICAL_IPV4.fullmatch(name):
+            return name, True
         try:
             return ipaddress.IPv4Address(name).compressed, True
         except ValueError:
@@ -325,6 +360,8 @@ def _why_invalid_name(name: str) -> str:
 
 
 def _normalise_address(text: str) -> str:
+    if _CANONICAL_IPV4.fullmatch(text):
+        return text
     address = text.strip()
     if address.startswith("[") and address.endswith("]"):
         address = address[1:-1]
@@ -389,7 +426,31 @@ _SCALAR_CONSTRUCTORS: Final[dict[str, Callable[[SafeConstructor, ScalarNode], An
     _TAG_PREFIX + name: SafeConstructor.yaml_constructors[_TAG_PREFIX + name]
     for name in ("null", "bool", "int", "float", "binary", "timestamp")
 }
-_RESOLVER: Final = Resolver()
+# The safe loader's implicit types, by first character, as its resolver looks them up.
+_IMPLICIT: Final = {
+    first: [*resolvers, *Resolver.yaml_implicit_resolvers.get(None, [])]
+    for first, resolvers in Resolver.yaml_implicit_resolvers.items()
+    if first is not None
+}
+
+
+def _resolve_plain(text: str) -> str:
+    """The tag of a plain (unquoted, untagged) scalar, as the safe loader resolves it."""
+    resolvers = _IMPLICIT.get(text[:1])
+    if resolvers is None:
+        return _STR_TAG
+    # Two shortcuts for host names and addresses: the only implicit types that start with a
+    # letter are booleans and null (5 letters at most), and no number or date has two dots.
+    if (len(text) > 5 and text[0].isalpha()) or text.count(".") > 1:
+        return _STR_TAG
+    for tag, pattern in resolvers:
+        if pattern.match(text):
+            return str(tag)
+    return _STR_TAG
+
+
+def _no_events() -> None:
+    return None
 
 
 def _short_tag(tag: str) -> str:
@@ -437,8 +498,14 @@ class _Source:
         return open(self.path, "rb")
 
 
+# One endpoint as a reader yields it: (host, port, address, sni, label, tags, timeout, retries,
+# line). A plain tuple, because the validation pass needs only the key, and building a frozen
+# dataclass costs more than reading the entry did.
+_Entry = tuple[str, int, str | None, str | None, str, tuple[str, ...], float, int, int]
+
+
 class _FileReader:
-    """One pass over one file: iterating yields its valid endpoints and fills ``problems``.
+    """One pass over one file: iterating yields its valid entries and fills ``problems``.
 
     ``known`` is the file's defaults found by an earlier pass; without it the endpoints use the
     defaults seen so far, and ``defaults_came_late`` tells when ``defaults`` followed
@@ -457,17 +524,21 @@ class _FileReader:
         self._anchors: dict[str, _Node] = {}
         self._skipped_anchors: set[str] = set()
         self._constructor = SafeConstructor()
+        self._get: Callable[[], Any] = _no_events
 
     def _problem(self, line: int | None, message: str) -> None:
         self.problems.append(Problem(self.name, line, message))
 
-    def __iter__(self) -> Iterator[Endpoint]:
+    def __iter__(self) -> Iterator[_Entry]:
         try:
             with self.source.open() as stream:
                 loader = _YamlLoader(stream)
                 try:
-                    yield from self._document(loader.get_event)
+                    # get_event() rather than yaml.parse(): one call per event instead of three
+                    self._get = loader.get_event
+                    yield from self._document()
                 finally:
+                    self._get = _no_events
                     loader.dispose()
         except FileNotFoundError:
             self._problem(None, "no such file or directory")
@@ -498,58 +569,57 @@ class _FileReader:
 
     # -- the document's shape
 
-    def _document(self, next_event: Callable[[], Event | None]) -> Iterator[Endpoint]:
-        next_event()  # StreamStartEvent
-        event = next_event()
+    def _document(self) -> Iterator[_Entry]:
+        get = self._get
+        get()  # StreamStartEvent
+        event = get()
         if event is None or isinstance(event, StreamEndEvent):
             self._problem(1, f"the file is empty; expected {_EXPECTED_TOP} of endpoints")
             return
-        root = _next(next_event)  # after DocumentStartEvent
+        root = _next(get)  # after DocumentStartEvent
         if isinstance(root, MappingStartEvent):
-            yield from self._top_mapping(root, next_event)
+            yield from self._top_mapping(root)
         elif isinstance(root, SequenceStartEvent):
-            yield from self._endpoints(root, next_event)
+            yield from self._endpoints(root)
         else:
-            node = self._build(root, next_event)
+            node = self._build(root)
             if isinstance(node, _Scalar) and node.value is None:
                 self._problem(node.line, f"the document is empty; expected {_EXPECTED_TOP}")
             elif not isinstance(node, _Invalid):
                 self._problem(node.line, f"expected {_EXPECTED_TOP}; found {_describe(node)}")
-        _next(next_event)  # DocumentEndEvent
-        event = next_event()
+        _next(get)  # DocumentEndEvent
+        event = get()
         if isinstance(event, DocumentStartEvent):
             self._problem(
                 _line(event),
                 "a second YAML document ('---'); put every endpoint in one document",
             )
 
-    def _top_mapping(
-        self, start: MappingStartEvent, next_event: Callable[[], Event | None]
-    ) -> Iterator[Endpoint]:
+    def _top_mapping(self, start: MappingStartEvent) -> Iterator[_Entry]:
         if start.tag not in _MAP_TAGS:
             self._problem(_line(start), f"unsupported YAML tag {_short_tag(start.tag or '')!r}")
         seen: dict[str, int] = {}
-        while not isinstance(event := _next(next_event), MappingEndEvent):
-            key = self._build(event, next_event)
+        while not isinstance(event := _next(self._get), MappingEndEvent):
+            key = self._build(event)
             name = self._key_name(key)
-            value_event = _next(next_event)
+            value_event = _next(self._get)
             if not isinstance(name, str):
                 if name is _MERGE:
                     self._problem(key.line, "merge keys ('<<') are not allowed at the top level")
-                self._skip(value_event, next_event)
+                self._skip(value_event)
             elif name in seen:
                 self._problem(key.line, f"duplicate key {name!r} (first at line {seen[name]})")
-                self._skip(value_event, next_event)
+                self._skip(value_event)
             elif name == "defaults":
                 seen[name] = key.line
-                self._read_defaults(self._build(value_event, next_event))
+                self._read_defaults(self._build(value_event))
             elif name == "endpoints":
                 seen[name] = key.line
-                yield from self._endpoints(value_event, next_event)
+                yield from self._endpoints(value_event)
             else:
                 seen[name] = key.line
                 self._problem(key.line, _unknown_key(name, _TOP_KEYS, "at the top level"))
-                self._skip(value_event, next_event)
+                self._skip(value_event)
         if "endpoints" not in seen:
             self._problem(_line(start), "missing 'endpoints' (the list of endpoints)")
 
@@ -562,35 +632,33 @@ class _FileReader:
             self._problem(node.line, f"defaults: expected a mapping, found {_describe(node)}")
             return
         before = len(self.problems)
-        fields = node.fields
-        for name, (line, _) in fields.items():
-            if name not in _DEFAULTS_KEYS:
-                where = "in defaults (it is set per endpoint)" if name in _ENDPOINT_KEYS else ""
-                self._problem(line, _unknown_key(name, _DEFAULTS_KEYS, where or "in defaults"))
-        base = self.base
-        port = self._integer(fields, "port", *PORT_RANGE)
-        timeout = self._seconds(fields)
-        retries = self._integer(fields, "retries", *RETRIES_RANGE)
-        tags = self._tags(fields)
+        port, timeout, retries = self.base.port, self.base.timeout, self.base.retries
+        tags: tuple[str, ...] = ()
+        for key, (key_line, value) in node.fields.items():
+            if key == "port":
+                port = self._integer(value, key, *PORT_RANGE) or port
+            elif key == "timeout":
+                timeout = self._seconds(value) or timeout
+            elif key == "retries":
+                found = self._integer(value, key, *RETRIES_RANGE)
+                retries = retries if found is None else found
+            elif key == "tags":
+                tags = self._tags(value) or tags
+            else:
+                where = "in defaults (it is set per endpoint)" if key in _ENDPOINT_KEYS else ""
+                self._problem(key_line, _unknown_key(key, _DEFAULTS_KEYS, where or "in defaults"))
         if len(self.problems) == before:
-            self.defaults = _Defaults(
-                base.port if port is None else port,
-                base.timeout if timeout is None else timeout,
-                base.retries if retries is None else retries,
-                tags or base.tags,
-            )
+            self.defaults = _Defaults(port, timeout, retries, tags)
 
-    def _endpoints(
-        self, event: Event, next_event: Callable[[], Event | None]
-    ) -> Iterator[Endpoint]:
+    def _endpoints(self, event: Event) -> Iterator[_Entry]:
         self._endpoints_read = True
         defaults = self.defaults if self.known is None else self.known
         if not isinstance(event, SequenceStartEvent):
-            node = self._build(event, next_event)
+            node = self._build(event)
             if isinstance(node, _Seq):  # an alias of a list
-                for item in node.items:
-                    if (endpoint := self._endpoint(item, defaults)) is not None:
-                        yield endpoint
+                for member in node.items:
+                    if (aliased := self._endpoint(member, defaults)) is not None:
+                        yield aliased
             elif isinstance(node, _Scalar) and node.value is None:
                 self._problem(node.line, "endpoints: empty; write 'endpoints: []' for no endpoints")
             elif not isinstance(node, _Invalid):
@@ -600,87 +668,139 @@ class _FileReader:
             self._problem(_line(event), f"unsupported YAML tag {_short_tag(event.tag or '')!r}")
         if event.anchor is not None:  # the whole list is never kept, so it cannot be aliased
             self._skipped_anchors.add(event.anchor)
-        while not isinstance(event := _next(next_event), SequenceEndEvent):
-            endpoint = self._endpoint(self._build(event, next_event), defaults)
-            if endpoint is not None:
-                yield endpoint
+        # The hot loop of the whole module: one turn per endpoint, hence the fast paths for a
+        # string without tag or anchor, and for a mapping whose keys are plain endpoint keys.
+        get = self._get
+        string_entry = self._string_entry
+        while True:
+            item = get()  # Any: the events of the hot loops are read without type narrowing
+            kind = item.__class__
+            entry: _Entry | None
+            if kind is ScalarEvent and item.tag is None and item.anchor is None:
+                text = item.value
+                if not item.implicit[0] or _resolve_plain(text) == _STR_TAG:
+                    entry = string_entry(text, item.start_mark.line + 1, defaults)
+                else:
+                    entry = self._endpoint(self._scalar(item), defaults)
+            elif kind is MappingStartEvent and item.tag is None and item.anchor is None:
+                entry = self._endpoint(self._flat_mapping(item), defaults)
+            elif kind is SequenceEndEvent:
+                return
+            else:
+                entry = self._endpoint(self._build(item), defaults)
+            if entry is not None:
+                yield entry
 
     # -- one endpoint
 
-    def _endpoint(self, node: _Node, defaults: _Defaults) -> Endpoint | None:
+    def _endpoint(self, node: _Node, defaults: _Defaults) -> _Entry | None:
         if isinstance(node, _Map):
             return self._endpoint_from_mapping(node, defaults)
         if isinstance(node, _Scalar):
             if isinstance(node.value, str):
-                return self._endpoint_from_string(node.value, node.line, defaults)
+                return self._string_entry(node.value, node.line, defaults)
             if node.value is None:
                 self._problem(node.line, "empty entry; expected a host, host:port, URL or mapping")
                 return None
         if not isinstance(node, _Invalid):
+            hint = ""
+            if isinstance(node, _Scalar) and isinstance(node.value, int | float):
+                hint = " (YAML reads it as a number: quote a host)"
             self._problem(
-                node.line, f"expected a host, host:port, URL or mapping; found {_describe(node)}"
+                node.line,
+                f"expected a host, host:port, URL or mapping; found {_describe(node)}{hint}",
             )
         return None
 
-    def _endpoint_from_string(self, text: str, line: int, defaults: _Defaults) -> Endpoint | None:
+    def _string_entry(self, text: str, line: int, defaults: _Defaults) -> _Entry | None:
         try:
-            host_text, port = parse_endpoint_string(text)
-            host, is_ip = _normalise_host(host_text)
+            host, port, is_ip = _host_and_port(text)
         except ValueError as exc:
             self._problem(line, str(exc))
             return None
-        return Endpoint(
-            host=host,
-            port=defaults.port if port is None else port,
-            sni=None if is_ip else host,
-            tags=defaults.tags,
-            timeout=defaults.timeout,
-            retries=defaults.retries,
-            origin=f"{self.name}:{line}",
+        return (
+            host,
+            defaults.port if port is None else port,
+            None,
+            None if is_ip else host,
+            "",
+            defaults.tags,
+            defaults.timeout,
+            defaults.retries,
+            line,
         )
 
-    def _endpoint_from_mapping(self, node: _Map, defaults: _Defaults) -> Endpoint | None:
-        before = len(self.problems)
-        fields = node.fields
-        for name, (line, _) in fields.items():
-            if name not in _ENDPOINT_KEYS:
-                self._problem(line, _unknown_key(name, _ENDPOINT_KEYS, "in an endpoint"))
-        host: tuple[str, bool] | None = None
-        if "host" in fields:
-            host = self._name(fields["host"][1], "host")
-        elif node.keys_ok:
-            self._problem(node.line, "missing 'host' in an endpoint")
-        sni: tuple[str, bool] | None = None
-        if "sni" in fields:
-            sni = self._name(fields["sni"][1], "sni")
-            if sni is not None and sni[1]:
+    def _endpoint_from_mapping(self, node: _Map, defaults: _Defaults) -> _Entry | None:
+        if len(node.fields) == 1:
+            (name, (_, value)), *_ = node.fields.items()
+            if name not in _ENDPOINT_KEY_SET and isinstance(value, _Scalar) and value.value is None:
+                # '- api.example.com:' is a mapping for YAML: a forgotten port, most likely
                 self._problem(
-                    fields["sni"][1].line,
-                    f"sni must be a DNS name, not an IP address ({sni[0]}); "
-                    "use 'address' to connect to an IP address",
+                    node.line,
+                    f"{_show(name + ':')} ends with ':' but has no port after it "
+                    "(YAML reads it as a mapping)",
                 )
-        address = self._address(fields)
-        port = self._integer(fields, "port", *PORT_RANGE)
-        timeout = self._seconds(fields)
-        retries = self._integer(fields, "retries", *RETRIES_RANGE)
-        tags = self._tags(fields)
-        label = self._text(fields, "label")
+                return None
+        before = len(self.problems)
+        host: tuple[str, bool] | None = None
+        sni = address = None
+        label = ""
+        port, timeout, retries, tags = defaults.port, defaults.timeout, defaults.retries, None
+        for key, (key_line, value) in node.fields.items():
+            # host and port first, each with a shortcut for the common valid value
+            if key == "host":
+                simple = None
+                if value.__class__ is _Scalar and value.value.__class__ is str:
+                    simple = _simple_host_port(value.value)
+                if simple is not None and simple[1] is None:
+                    host = (simple[0], False)
+                else:
+                    host = self._name(value, key)
+            elif key == "port":
+                number = value.value if value.__class__ is _Scalar else None
+                if number.__class__ is int and 0 < number <= 65535:
+                    port = number
+                else:
+                    port = self._integer(value, key, *PORT_RANGE) or port
+            elif key == "address":
+                address = self._address(value)
+            elif key == "sni":
+                sni = self._name(value, key)
+                if sni is not None and sni[1]:
+                    self._problem(
+                        value.line,
+                        f"sni must be a DNS name, not an IP address ({sni[0]}); "
+                        "use 'address' to connect to an IP address",
+                    )
+            elif key == "label":
+                label = self._text(value, key) or ""
+            elif key == "tags":
+                tags = self._tags(value)
+            elif key == "timeout":
+                timeout = self._seconds(value) or timeout
+            elif key == "retries":
+                found = self._integer(value, key, *RETRIES_RANGE)
+                retries = retries if found is None else found
+            else:
+                self._problem(key_line, _unknown_key(key, _ENDPOINT_KEYS, "in an endpoint"))
+        if "host" not in node.fields and node.keys_ok:
+            self._problem(node.line, "missing 'host' in an endpoint")
         if len(self.problems) > before or host is None:
             return None
         name, is_ip = host
-        return Endpoint(
-            host=name,
-            port=defaults.port if port is None else port,
-            address=address,
-            sni=sni[0] if sni is not None else None if is_ip else name,
-            label=label or "",
-            tags=_union(defaults.tags, tags) if tags else defaults.tags,
-            timeout=defaults.timeout if timeout is None else timeout,
-            retries=defaults.retries if retries is None else retries,
-            origin=f"{self.name}:{node.line}",
+        return (
+            name,
+            port,
+            address,
+            sni[0] if sni is not None else None if is_ip else name,
+            label,
+            _union(defaults.tags, tags) if tags else defaults.tags,
+            timeout,
+            retries,
+            node.line,
         )
 
-    # -- the values of keys; each returns None when absent or wrong (and then reports it)
+    # -- the values of keys; each returns None when wrong (and reports it)
 
     def _name(self, node: _Node, key: str) -> tuple[str, bool] | None:
         if isinstance(node, _Invalid):
@@ -703,8 +823,11 @@ class _FileReader:
                 f"{key}: {_show(text)} is a URL; give only the name here, and the port in 'port'",
             )
             return None
+        simple = _simple_host_port(text)
+        if simple is not None and simple[1] is None:
+            return simple[0], False
         try:
-            name, port = parse_endpoint_string(text)
+            host, port = parse_endpoint_string(text)
         except ValueError as exc:
             self._problem(node.line, f"{key}: {exc}")
             return None
@@ -712,57 +835,53 @@ class _FileReader:
             self._problem(node.line, f"{key}: {_show(text)} includes a port; use the 'port' key")
             return None
         try:
-            return _normalise_host(name, key)
+            return _normalise_host(host, key)
         except ValueError as exc:
             self._problem(node.line, str(exc))
             return None
 
-    def _address(self, fields: dict[str, tuple[int, _Node]]) -> str | None:
-        node = self._value(fields, "address", str, "an IPv4 or IPv6 address")
-        if node is None:
+    def _address(self, node: _Node) -> str | None:
+        scalar = self._value(node, "address", str, "an IPv4 or IPv6 address")
+        if scalar is None:
             return None
         try:
-            return _normalise_address(str(node.value))
+            return _normalise_address(str(scalar.value))
         except ValueError as exc:
-            self._problem(node.line, str(exc))
+            self._problem(scalar.line, str(exc))
             return None
 
-    def _integer(
-        self, fields: dict[str, tuple[int, _Node]], key: str, low: int, high: int
-    ) -> int | None:
-        node = self._value(fields, key, int, f"an integer {low}..{high}")
-        if node is None:
+    def _integer(self, node: _Node, key: str, low: int, high: int) -> int | None:
+        scalar = self._value(node, key, int, f"an integer {low}..{high}")
+        if scalar is None:
             return None
-        value = node.value
+        value = scalar.value
         assert isinstance(value, int)
         if not low <= value <= high:
-            self._problem(node.line, f"{key} {node.text} is out of range {low}..{high}")
+            self._problem(scalar.line, f"{key} {scalar.text} is out of range {low}..{high}")
             return None
         return value
 
-    def _seconds(self, fields: dict[str, tuple[int, _Node]]) -> float | None:
-        node = self._value(fields, "timeout", (int, float), "a number of seconds")
-        if node is None:
+    def _seconds(self, node: _Node) -> float | None:
+        scalar = self._value(node, "timeout", (int, float), "a number of seconds")
+        if scalar is None:
             return None
-        value = float(node.value)  # type: ignore[arg-type]
+        assert isinstance(scalar.value, int | float)
+        value = float(scalar.value)
         if not 0 < value <= TIMEOUT_MAX:  # also refuses .nan
             self._problem(
-                node.line, f"timeout {node.text} is out of range: more than 0, 300 at most"
+                scalar.line, f"timeout {scalar.text} is out of range: more than 0, 300 at most"
             )
             return None
         return value
 
-    def _text(self, fields: dict[str, tuple[int, _Node]], key: str) -> str | None:
-        node = self._value(fields, key, (str, int, float), "a string")
-        if node is None:
+    def _text(self, node: _Node, key: str) -> str | None:
+        scalar = self._value(node, key, (str, int, float), "a string")
+        if scalar is None:
             return None
         # A label written as 1.10 means "1.10", not the float 1.1.
-        return node.value if isinstance(node.value, str) else node.text
+        return scalar.value if isinstance(scalar.value, str) else scalar.text
 
-    def _tags(self, fields: dict[str, tuple[int, _Node]]) -> tuple[str, ...] | None:
-        if "tags" not in fields:
-            return None
-        node = fields["tags"][1]
+    def _tags(self, node: _Node) -> tuple[str, ...] | None:
         if isinstance(node, _Invalid):
             return None
         if not isinstance(node, _Seq):
@@ -790,16 +909,9 @@ class _FileReader:
         return _union((), tags)
 
     def _value(
-        self,
-        fields: dict[str, tuple[int, _Node]],
-        key: str,
-        types: type | tuple[type, ...],
-        expected: str,
+        self, node: _Node, key: str, types: type | tuple[type, ...], expected: str
     ) -> _Scalar | None:
-        """The scalar under ``key`` when it has one of ``types``; YAML booleans are no ints."""
-        if key not in fields:
-            return None
-        node = fields[key][1]
+        """The node when it is a scalar of one of ``types``; YAML booleans are no integers."""
         if isinstance(node, _Invalid):
             return None
         if (
@@ -813,35 +925,93 @@ class _FileReader:
 
     # -- building nodes from events
 
-    def _build(self, event: Event, next_event: Callable[[], Event | None]) -> _Node:
-        """The node that starts with ``event``, reading the events of its children."""
+    def _flat_mapping(self, start: MappingStartEvent) -> _Node:
+        """A mapping, read fast while its keys are plain endpoint keys, each once, and its values
+        plain scalars or lists of them; at anything else the general builder takes over."""
+        get = self._get
+        line = _line(start)
+        fields: dict[str, tuple[int, _Node]] = {}
+        while True:
+            key = get()  # Any, as in _endpoints
+            kind = key.__class__
+            if kind is MappingEndEvent:
+                return _Map(fields, line)
+            if (
+                kind is not ScalarEvent
+                or key.tag is not None
+                or key.anchor is not None
+                or key.value not in _ENDPOINT_KEY_SET
+                or key.value in fields
+            ):
+                return self._build(key, [_Frame(start, line, fields=fields)])
+            key_line = key.start_mark.line + 1
+            value = get()
+            kind = value.__class__
+            node: _Node
+            if kind is ScalarEvent and value.tag is None and value.anchor is None:
+                node = self._plain_scalar(value)
+            elif kind is SequenceStartEvent and value.tag is None and value.anchor is None:
+                items: list[_Node] = []
+                while (item := get()).__class__ is not SequenceEndEvent:
+                    if item.__class__ is not ScalarEvent or item.tag or item.anchor:
+                        stack = [
+                            _Frame(start, line, fields=fields, key=(key_line, key.value)),
+                            _Frame(value, value.start_mark.line + 1, items=items),
+                        ]
+                        return self._build(item, stack)
+                    items.append(self._plain_scalar(item))
+                node = _Seq(items, value.start_mark.line + 1)
+            else:
+                node = self._build(value)
+            fields[key.value] = (key_line, node)
+
+    def _plain_scalar(self, event: Any) -> _Node:
+        """``_scalar`` for a scalar without tag or anchor, faster for strings and decimals."""
+        text = event.value
+        if not event.implicit[0]:  # quoted
+            return _Scalar(text, text, event.start_mark.line + 1)
+        if text.isdigit() and text.isascii() and text[0] != "0":
+            return _Scalar(int(text), text, event.start_mark.line + 1)
+        if _resolve_plain(text) == _STR_TAG:
+            return _Scalar(text, text, event.start_mark.line + 1)
+        return self._scalar(event)
+
+    def _build(self, event: Event, stack: list[_Frame] | None = None) -> _Node:
+        """The node that starts with ``event``, reading the events of its children.
+
+        With ``stack``, carry on building those unfinished nodes, ``event`` being the next.
+        """
         # A loop, not recursion: the nesting depth of a file is the user's to choose.
-        stack: list[_Frame] = []
+        stack = [] if stack is None else stack
+        get = self._get
         while True:
             node: _Node
             if isinstance(event, ScalarEvent):
                 node = self._scalar(event)
             elif isinstance(event, MappingStartEvent | SequenceStartEvent):
                 stack.append(_Frame(event, _line(event)))
-                event = _next(next_event)
+                event = get()
                 continue
             elif isinstance(event, MappingEndEvent | SequenceEndEvent):
                 node = self._finish(stack.pop())
             elif isinstance(event, AliasEvent):
                 node = self._alias(event)
-            else:  # pragma: no cover - the parser never sends another event inside a node
-                raise yaml.YAMLError(f"unexpected {type(event).__name__}")
+            else:  # pragma: no cover - the parser sends no other event inside a node
+                raise yaml.YAMLError(f"unexpected {type(event).__name__} in a node")
             if not stack:
                 return node
             self._add(stack[-1], node)
-            event = _next(next_event)
+            event = get()  # never None inside a node: the parser raises first
 
     def _scalar(self, event: ScalarEvent) -> _Node:
         line = _line(event)
         text = event.value
         tag = event.tag
-        if tag is None or tag == "!":
-            tag = _RESOLVER.resolve(ScalarNode, text, event.implicit)  # type: ignore[no-untyped-call]
+        if tag is None:
+            # what the safe loader's resolver says, without its detours
+            tag = _resolve_plain(text) if event.implicit[0] else _STR_TAG
+        elif tag == "!":  # the non-specific tag: a string
+            tag = _STR_TAG
         value: object
         if tag in (_STR_TAG, _VALUE_TAG):
             value = text
@@ -858,7 +1028,10 @@ class _FileReader:
             except Exception:  # e.g. '!!int abc': whatever fails, the file is at fault
                 self._problem(line, f"invalid {_short_tag(tag)} value {_show(text)}")
                 return self._anchor(event.anchor, _Invalid(line))
-        return self._anchor(event.anchor, _Scalar(value, text, line))
+        node = _Scalar(value, text, line)
+        if event.anchor is not None:
+            self._anchors[event.anchor] = node
+        return node
 
     def _anchor(self, anchor: str | None, node: _Node) -> _Node:
         if anchor is not None:
@@ -947,7 +1120,7 @@ class _FileReader:
             self._problem(key.line, "a list as a key; keys are strings")
         return None
 
-    def _skip(self, event: Event, next_event: Callable[[], Event | None]) -> None:
+    def _skip(self, event: Event) -> None:
         """Read past one node without building it (the value of a key that is not read)."""
         depth = 0
         while True:
@@ -962,7 +1135,7 @@ class _FileReader:
                 depth -= 1
             if depth == 0:
                 return
-            event = _next(next_event)
+            event = _next(self._get)
 
 
 def _next(next_event: Callable[[], Event | None]) -> Event:
@@ -1086,13 +1259,12 @@ def _stdin_source(stdin: TextIO | None) -> _Source | Problem:
     return _Source("-", data=data)
 
 
-def _digest(key: tuple[str, int, str | None, str | None]) -> int:
-    """A 128-bit stand-in for an ``Endpoint.key``: smaller than the key, and never equal by chance.
+def _digest(entry: _Entry) -> int:
+    """A 128-bit stand-in for ``Endpoint.key``: smaller than the key, never equal by chance.
 
-    Hosts and names cannot hold a NUL and are never empty, so the encoding is unambiguous.
+    Hosts and names are never empty, hold no NUL and are lower case ('None' cannot be one).
     """
-    host, port, address, sni = key
-    raw = f"{host}\0{port}\0{address or ''}\0{sni or ''}".encode()
+    raw = f"{entry[0]}\0{entry[1]}\0{entry[2]}\0{entry[3]}".encode()
     return int.from_bytes(hashlib.blake2b(raw, digest_size=16).digest(), "big")
 
 
@@ -1138,11 +1310,15 @@ class EndpointList:
         seen: set[int] = set()
         for source, defaults in zip(self._sources, self._defaults, strict=True):
             reader = _FileReader(source, self._settings, defaults)
-            for endpoint in reader:
-                digest = _digest(endpoint.key)
+            name = source.name
+            for entry in reader:
+                digest = _digest(entry)
                 if digest not in seen:
                     seen.add(digest)
-                    yield endpoint
+                    host, port, address, sni, label, tags, timeout, retries, line = entry
+                    yield Endpoint(
+                        host, port, address, sni, label, tags, timeout, retries, f"{name}:{line}"
+                    )
             if reader.problems:
                 raise ConfigError(reader.problems)
 
@@ -1207,8 +1383,8 @@ def _count(reader: _FileReader, seen: set[int]) -> tuple[set[int], int]:
     """The digests of the endpoints new to ``seen``, and how many entries repeated one."""
     fresh: set[int] = set()
     repeated = 0
-    for endpoint in reader:
-        digest = _digest(endpoint.key)
+    for entry in reader:
+        digest = _digest(entry)
         if digest in seen or digest in fresh:
             repeated += 1
         else:

@@ -12,6 +12,7 @@ a TLS stream wrapper, so that every way a server can say no stays distinct: a fa
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import ssl
 from collections.abc import Iterator
@@ -44,10 +45,8 @@ def client_context() -> ssl.SSLContext:
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
-    try:
+    with contextlib.suppress(ssl.SSLError):  # a TLS library without security levels
         context.set_ciphers("DEFAULT:@SECLEVEL=0")
-    except ssl.SSLError:  # a TLS library without security levels: keep its defaults
-        pass
     # Servers without secure renegotiation (RFC 5746) still exist behind old integrations.
     context.options |= getattr(ssl, "OP_LEGACY_SERVER_CONNECT", 0x4)
     return context
@@ -101,10 +100,8 @@ class TLSProber:
         # Send our last flight (the client Finished) so that the server sees a completed
         # handshake and does not log a failed one for every probe.
         if outgoing.pending:
-            try:
+            with contextlib.suppress(anyio.BrokenResourceError, OSError):
                 await stream.send(outgoing.read())
-            except (anyio.BrokenResourceError, OSError):
-                pass
         der = tls.getpeercert(binary_form=True)
         cipher = tls.cipher()
         return Handshake(

@@ -69,7 +69,8 @@ class Limits:
 
 
 class _AddressLimiter:
-    """A capacity limiter per address, dropped when unused so that it does not grow with the list."""
+    """A capacity limiter per address, dropped when unused so that memory does not grow with
+    the list."""
 
     def __init__(self, per_address: int) -> None:
         self._per_address = per_address
@@ -99,14 +100,16 @@ class Scanner:
         self,
         prober: Prober,
         resolver: Resolver = resolve,
-        limits: Limits = Limits(),  # noqa: B008 - frozen, so sharing the default is safe
+        limits: Limits = Limits(),
     ) -> None:
         self._prober = prober
         self._resolver = resolver
         self._limits = limits
         self._addresses = _AddressLimiter(limits.per_host)
 
-    async def run(self, endpoints: Iterable[Endpoint], send: MemoryObjectSendStream[Record]) -> None:
+    async def run(
+        self, endpoints: Iterable[Endpoint], send: MemoryObjectSendStream[Record]
+    ) -> None:
         """Scan every endpoint, sending each record as soon as it is ready; closes ``send``."""
         slots = anyio.Semaphore(self._limits.concurrency)
         async with send, anyio.create_task_group() as group:

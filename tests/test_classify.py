@@ -26,7 +26,9 @@ CN_ONLY = Certificate(sha256="dd" * 32, common_names=("api.example.com",))
 
 
 def hs(certificate: Certificate | None) -> Handshake:
-    return Handshake(tls_version="TLSv1.3", cipher="TLS_AES_256_GCM_SHA384", certificate=certificate)
+    return Handshake(
+        tls_version="TLSv1.3", cipher="TLS_AES_256_GCM_SHA384", certificate=certificate
+    )
 
 
 def fail(kind: FailureKind, alert: str | None = None) -> Failure:

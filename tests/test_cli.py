@@ -32,7 +32,9 @@ def lab_yaml(lab: Lab, tmp_path: Path) -> Path:
     return path
 
 
-def snisweep(*args: str, stdin: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def snisweep(
+    *args: str, stdin: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "snisweep", *args],
         input=stdin,
@@ -72,7 +74,9 @@ def test_scan_to_jsonl_by_extension_and_to_stdout(lab: Lab, lab_yaml: Path, tmp_
     assert len(records) == len(lab.scenarios)
     assert all(list(r) == list(COLUMNS) for r in records)
 
-    result = snisweep("scan", "-", "-o", "-", "--format", "jsonl", "--quiet", stdin=lab_yaml.read_text())
+    result = snisweep(
+        "scan", "-", "-o", "-", "--format", "jsonl", "--quiet", stdin=lab_yaml.read_text()
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     lines = result.stdout.splitlines()
@@ -145,12 +149,24 @@ def test_interrupt_leaves_complete_rows(lab: Lab, tmp_path: Path, signum: int) -
     same = next(s for s in lab.scenarios if s.name == "same-certificate")
     silent = next(s for s in lab.scenarios if s.name == "silent")
     fast = [{"host": f"f{i}.lab.test", "address": "127.0.0.1", "port": same.port} for i in range(4)]
-    slow = [{"host": f"s{i}.lab.test", "address": "127.0.0.1", "port": silent.port} for i in range(8)]
+    slow = [
+        {"host": f"s{i}.lab.test", "address": "127.0.0.1", "port": silent.port} for i in range(8)
+    ]
     config = tmp_path / "slow.yaml"
     config.write_text(yaml.safe_dump({"defaults": {"timeout": 30}, "endpoints": fast + slow}))
     report = tmp_path / "partial.csv"
     process = subprocess.Popen(
-        [sys.executable, "-m", "snisweep", "scan", str(config), "-o", str(report), "--concurrency", "6"],
+        [
+            sys.executable,
+            "-m",
+            "snisweep",
+            "scan",
+            str(config),
+            "-o",
+            str(report),
+            "--concurrency",
+            "6",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -24,7 +24,7 @@ NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
 
 
 def test_columns_are_the_contract_in_order() -> None:
-    assert COLUMNS == tuple(c.strip() for c in CONTRACT_COLUMNS.replace("\n", "").split(","))
+    assert tuple(c.strip() for c in CONTRACT_COLUMNS.replace("\n", "").split(",")) == COLUMNS
 
 
 def sample(subject: str = "CN=api.example.com", label: str = "") -> Record:
@@ -91,7 +91,9 @@ def test_build_fills_every_column() -> None:
         (("a", "b"), "a;b"),
     ],
 )
-def test_csv_cell_neutralises_formulas(value: str | int | bool | tuple[str, ...] | None, cell: str) -> None:
+def test_csv_cell_neutralises_formulas(
+    value: str | int | bool | tuple[str, ...] | None, cell: str
+) -> None:
     assert csv_cell(value) == cell
 
 

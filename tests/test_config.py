@@ -1,0 +1,930 @@
+"""Endpoint lists: every form, every rule, every problem with its place. No sockets."""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from snisweep.config import EndpointList, Settings, load, parse_endpoint_string
+from snisweep.errors import ConfigError, Problem
+from snisweep.model import Endpoint
+
+DEFAULTS = Settings()
+EXAMPLE = Path(__file__).resolve().parent.parent / "configs" / "example.yaml"
+
+
+def write(directory: Path, name: str, text: str | bytes) -> str:
+    path = directory / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def endpoints_of(tmp_path: Path, text: str, settings: Settings = DEFAULTS) -> list[Endpoint]:
+    return list(load([write(tmp_path, "list.yaml", text)], settings))
+
+
+def only(tmp_path: Path, text: str, settings: Settings = DEFAULTS) -> Endpoint:
+    (endpoint,) = endpoints_of(tmp_path, text, settings)
+    return endpoint
+
+
+def problems_of(paths: list[str]) -> list[Problem]:
+    with pytest.raises(ConfigError) as caught:
+        load(paths)
+    return list(caught.value.problems)
+
+
+# --- parse_endpoint_string --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("api.example.com", ("api.example.com", None)),
+        ("  api.example.com  ", ("api.example.com", None)),
+        ("API.Example.com", ("API.Example.com", None)),  # as written: normalising comes later
+        ("api.example.com:8443", ("api.example.com", 8443)),
+        ("10.0.0.1", ("10.0.0.1", None)),
+        ("10.0.0.1:443", ("10.0.0.1", 443)),
+        ("[2001:db8::10]:443", ("2001:db8::10", 443)),
+        ("[2001:db8::10]", ("2001:db8::10", None)),
+        ("2001:db8::10", ("2001:db8::10", None)),
+        ("2001:db8::10:443", ("2001:db8::10:443", None)),  # more than one ':' is all address
+        ("https://hr.example.net:9443/ws/soap", ("hr.example.net", 9443)),
+        ("https://hr.example.net", ("hr.example.net", 443)),
+        ("HTTPS://hr.example.net/", ("hr.example.net", 443)),
+        ("https://user:secret@hr.example.net/x?y=1#z", ("hr.example.net", 443)),
+        ("https://hr.example.net?x=1", ("hr.example.net", 443)),
+        ("https://[2001:db8::1]:8443/", ("2001:db8::1", 8443)),
+        ("https://[2001:db8::1]/", ("2001:db8::1", 443)),
+        ("wss://push.example.net/stream", ("push.example.net", 443)),
+        ("ldaps://ldap.example.com", ("ldap.example.com", 636)),
+        ("smtps://mail.example.com", ("mail.example.com", 465)),
+        ("imaps://mail.example.com", ("mail.example.com", 993)),
+        ("pop3s://mail.example.com", ("mail.example.com", 995)),
+        ("ftps://files.example.com", ("files.example.com", 990)),
+        ("ftps://files.example.com:2990", ("files.example.com", 2990)),
+        ("https://${HOST}/x", ("${HOST}", 443)),  # the host is judged later
+    ],
+)
+def test_parse_endpoint_string(text: str, expected: tuple[str, int | None]) -> None:
+    assert parse_endpoint_string(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty host"),
+        ("   ", "empty host"),
+        (":443", "empty host"),
+        ("[]:443", "empty host"),
+        ("api.example.com:", "missing port after ':'"),
+        ("api.example.com:abc", "invalid port 'abc'"),
+        ("api.example.com:+1", "invalid port '+1'"),
+        ("api.example.com:0", "port 0 is out of range 1..65535"),
+        ("api.example.com:65536", "port 65536 is out of range 1..65535"),
+        ("api.example.com:9999999999999", "out of range 1..65535"),
+        ("a:b:c", "is neither host:port nor an IPv6 address"),
+        ("[2001:db8::1", "missing ']'"),
+        ("[2001:db8::1]x", "unexpected 'x' after ']'"),
+        ("[api.example.com]:443", "brackets are only for IPv6 addresses"),
+        ("http://api.example.com", "http:// is not TLS; use https://"),
+        ("ws://api.example.com", "ws:// is not TLS; use wss://"),
+        ("ldap://api.example.com", "ldap:// is not TLS; use ldaps://"),
+        ("gopher://api.example.com", "unsupported URL scheme 'gopher://'"),
+        ("://api.example.com", "unsupported URL scheme '://'"),
+        ("https://", "empty host in URL"),
+        ("https://user@/x", "empty host in URL"),
+        ("https://2001:db8::1/", "an IPv6 address in a URL needs brackets"),
+        ("https://api.example.com:x/", "invalid port 'x'"),
+    ],
+)
+def test_parse_endpoint_string_refuses(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        parse_endpoint_string(text)
+
+
+# --- the string forms, through load -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("entry", "host", "port", "sni"),
+    [
+        ("api.example.com", "api.example.com", 443, "api.example.com"),
+        ("api.example.com:8443", "api.example.com", 8443, "api.example.com"),
+        ("API.Example.COM.", "api.example.com", 443, "api.example.com"),
+        ("'api.example.com.:8443'", "api.example.com", 8443, "api.example.com"),
+        ("svc_internal.example.net", "svc_internal.example.net", 443, "svc_internal.example.net"),
+        ("a-1.example.com", "a-1.example.com", 443, "a-1.example.com"),
+        ("1a.example.com", "1a.example.com", 443, "1a.example.com"),
+        ("localhost", "localhost", 443, "localhost"),
+        ("10.0.0.1", "10.0.0.1", 443, None),
+        ("10.0.0.1:8443", "10.0.0.1", 8443, None),
+        ("'[2001:db8::10]:443'", "2001:db8::10", 443, None),
+        ("'[2001:DB8:0:0:0:0:0:10]'", "2001:db8::10", 443, None),
+        ("2001:db8::10", "2001:db8::10", 443, None),
+        ("2001:0DB8:0000::0010", "2001:db8::10", 443, None),
+        ("'::ffff:192.0.2.1'", "::ffff:c000:201", 443, None),
+        ("bücher.example", "xn--bcher-kva.example", 443, "xn--bcher-kva.example"),
+        ("BÜCHER.example:8443", "xn--bcher-kva.example", 8443, "xn--bcher-kva.example"),
+        ("xn--bcher-kva.example", "xn--bcher-kva.example", 443, "xn--bcher-kva.example"),
+        ("https://hr.example.net:9443/ws/soap", "hr.example.net", 9443, "hr.example.net"),
+        ("https://HR.example.net", "hr.example.net", 443, "hr.example.net"),
+        ("wss://push.example.net/", "push.example.net", 443, "push.example.net"),
+        ("ldaps://ldap.example.com", "ldap.example.com", 636, "ldap.example.com"),
+        ("smtps://mail.example.com", "mail.example.com", 465, "mail.example.com"),
+        ("imaps://mail.example.com", "mail.example.com", 993, "mail.example.com"),
+        ("pop3s://mail.example.com", "mail.example.com", 995, "mail.example.com"),
+        ("ftps://files.example.com", "files.example.com", 990, "files.example.com"),
+        ("https://[2001:db8::1]:8443/", "2001:db8::1", 8443, None),
+        ("https://192.0.2.1/", "192.0.2.1", 443, None),
+    ],
+)
+def test_string_forms(tmp_path: Path, entry: str, host: str, port: int, sni: str | None) -> None:
+    endpoint = only(tmp_path, f"endpoints:\n  - {entry}\n")
+    assert (endpoint.host, endpoint.port, endpoint.sni, endpoint.address) == (host, port, sni, None)
+    assert endpoint.origin.endswith("list.yaml:2")
+    assert (endpoint.label, endpoint.tags, endpoint.timeout, endpoint.retries) == ("", (), 5.0, 1)
+
+
+def test_a_bare_list_is_the_endpoints(tmp_path: Path) -> None:
+    endpoints = endpoints_of(tmp_path, "- a.example.com\n- b.example.com:8443\n")
+    assert [(e.host, e.port) for e in endpoints] == [
+        ("a.example.com", 443),
+        ("b.example.com", 8443),
+    ]
+
+
+def test_flow_style_and_empty_list(tmp_path: Path) -> None:
+    flow = endpoints_of(tmp_path, "{endpoints: [a.example.com, {host: b.example.com}]}\n")
+    assert [e.host for e in flow] == ["a.example.com", "b.example.com"]
+    empty = load([write(tmp_path, "empty.yaml", "endpoints: []\n")])
+    assert (empty.count, empty.duplicates, list(empty)) == (0, 0, [])
+
+
+# --- the mapping form, defaults and precedence ------------------------------------------------
+
+
+def test_mapping_with_every_key(tmp_path: Path) -> None:
+    endpoint = only(
+        tmp_path,
+        """\
+endpoints:
+  - host: Billing.Example.org
+    port: 8443
+    address: 203.0.113.10
+    sni: Billing-Internal.example.org.
+    label: Billing SOAP
+    tags: [billing, soap, billing]
+    timeout: 2.5
+    retries: 0
+""",
+    )
+    assert endpoint == Endpoint(
+        host="billing.example.org",
+        port=8443,
+        address="203.0.113.10",
+        sni="billing-internal.example.org",
+        label="Billing SOAP",
+        tags=("billing", "soap"),
+        timeout=2.5,
+        retries=0,
+        origin=endpoint.origin,
+    )
+    assert endpoint.origin.endswith("list.yaml:2")
+
+
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [
+        ("{host: 192.0.2.1}", ("192.0.2.1", None, None)),
+        ("{host: 192.0.2.1, sni: www.example.com}", ("192.0.2.1", None, "www.example.com")),
+        ("{host: '[2001:db8::1]'}", ("2001:db8::1", None, None)),
+        ("{host: 2001:db8::1, address: '2001:DB8::2'}", ("2001:db8::1", "2001:db8::2", None)),
+        (
+            "{host: a.example.com, address: '[2001:db8::2]'}",
+            ("a.example.com", "2001:db8::2", "a.example.com"),
+        ),
+        (
+            "{host: a.example.com, address: 192.0.2.7}",
+            ("a.example.com", "192.0.2.7", "a.example.com"),
+        ),
+    ],
+)
+def test_mapping_address_and_sni(
+    tmp_path: Path, item: str, expected: tuple[str, str | None, str | None]
+) -> None:
+    endpoint = only(tmp_path, f"endpoints:\n  - {item}\n")
+    assert (endpoint.host, endpoint.address, endpoint.sni) == expected
+
+
+@pytest.mark.parametrize(
+    ("label", "expected"),
+    [("Billing", "Billing"), ("'007'", "007"), ("42", "42"), ("1.10", "1.10"), ("''", "")],
+)
+def test_labels_written_as_numbers_keep_their_text(
+    tmp_path: Path, label: str, expected: str
+) -> None:
+    assert only(tmp_path, f"- {{host: a.example.com, label: {label}}}\n").label == expected
+
+
+def test_precedence_endpoint_then_file_defaults_then_settings(tmp_path: Path) -> None:
+    settings = Settings(port=8000, timeout=9.0, retries=3)
+    endpoints = endpoints_of(
+        tmp_path,
+        """\
+defaults:
+  timeout: 4
+  tags: [nightly, team-a]
+endpoints:
+  - a.example.com
+  - host: b.example.com
+    port: 8443
+    timeout: 1.5
+    retries: 0
+    tags: [soap, nightly]
+""",
+        settings,
+    )
+    a, b = endpoints
+    assert (a.port, a.timeout, a.retries, a.tags) == (8000, 4.0, 3, ("nightly", "team-a"))
+    assert (b.port, b.timeout, b.retries, b.tags) == (8443, 1.5, 0, ("nightly", "team-a", "soap"))
+
+
+def test_settings_apply_without_defaults(tmp_path: Path) -> None:
+    endpoint = only(tmp_path, "- a.example.com\n", Settings(port=636, timeout=1, retries=0))
+    assert (endpoint.port, endpoint.timeout, endpoint.retries) == (636, 1.0, 0)
+    assert isinstance(endpoint.timeout, float)
+
+
+def test_defaults_after_endpoints(tmp_path: Path) -> None:
+    text = """\
+endpoints:
+  - a.example.com
+  - a.example.com:8443
+  - {host: b.example.com, tags: [x]}
+defaults:
+  port: 8443
+  retries: 2
+  tags: [late]
+"""
+    endpoints = load([write(tmp_path, "late.yaml", text)])
+    # with the file's port the first two are one endpoint
+    assert (endpoints.count, endpoints.duplicates) == (2, 1)
+    listed = list(endpoints)
+    assert [(e.host, e.port, e.retries, e.tags) for e in listed] == [
+        ("a.example.com", 8443, 2, ("late",)),
+        ("b.example.com", 8443, 2, ("late", "x")),
+    ]
+
+
+def test_empty_defaults_are_no_defaults(tmp_path: Path) -> None:
+    text = "defaults:\n  # port: 8443\nendpoints:\n  - a.example.com\n"
+    assert only(tmp_path, text).port == 443
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"port": 0}, "port"),
+        ({"port": True}, "port"),
+        ({"retries": 11}, "retries"),
+        ({"timeout": 0}, "timeout"),
+        ({"timeout": math.nan}, "timeout"),
+    ],
+)
+def test_settings_refuse_bad_values(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Settings(**kwargs)  # type: ignore[arg-type]
+
+
+# --- YAML features ----------------------------------------------------------------------------
+
+
+def test_anchors_aliases_and_merge_keys(tmp_path: Path) -> None:
+    endpoints = endpoints_of(
+        tmp_path,
+        """\
+endpoints:
+  - &soap {host: a.example.com, port: 8443, tags: &tags [soap], label: SOAP}
+  - <<: *soap
+    host: b.example.com
+  - host: c.example.com
+    tags: *tags
+  - host: d.example.com
+    <<: [{port: 9443, label: first}, {port: 1, label: second, retries: 4}]
+    label: own
+""",
+    )
+    assert [(e.host, e.port, e.tags, e.label, e.retries) for e in endpoints] == [
+        ("a.example.com", 8443, ("soap",), "SOAP", 1),
+        ("b.example.com", 8443, ("soap",), "SOAP", 1),
+        ("c.example.com", 443, ("soap",), "", 1),
+        ("d.example.com", 9443, (), "own", 4),
+    ]
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        "{host: a.example.com, port: 8443, tags: [x, y]}",  # the fast path
+        "{port: 8443, tags: [x, y], host: a.example.com}",
+        "{'host': a.example.com, \"port\": 8443, tags: ['x', \"y\"]}",
+        "{host: !!str a.example.com, port: !!int 8443, tags: [x, y]}",
+        "{host: a.example.com, port: 0x20FB, tags: [x, y]}",
+        "{host: a.example.com, <<: {port: 8443}, tags: [x, y]}",
+        "{host: a.example.com, port: 8443, tags: [x, !!str y]}",
+        "{host: a.example.com, port: 8443, tags: [x, &t y]}",
+        "{host: a.example.com, port: 8443, tags: !!seq [x, y]}",
+        "{host: a.example.com, port: 8443, tags: [x, y], label: ''}",
+    ],
+)
+def test_every_spelling_of_a_mapping_agrees(tmp_path: Path, item: str) -> None:
+    endpoint = only(tmp_path, f"endpoints:\n  - {item}\n")
+    assert (endpoint.host, endpoint.port, endpoint.tags) == ("a.example.com", 8443, ("x", "y"))
+
+
+# --- several files, directories, standard input -----------------------------------------------
+
+
+def test_several_files_keep_their_own_defaults(tmp_path: Path) -> None:
+    first = write(tmp_path, "first.yaml", "defaults: {port: 8443}\nendpoints: [a.example.com]\n")
+    second = write(tmp_path, "second.yaml", "endpoints: [b.example.com]\n")
+    endpoints = load([first, second])
+    assert endpoints.files == (first, second)
+    assert [(e.host, e.port) for e in endpoints] == [
+        ("a.example.com", 8443),
+        ("b.example.com", 443),
+    ]
+    assert [e.origin for e in endpoints] == [f"{first}:2", f"{second}:1"]
+
+
+def test_a_directory_is_read_recursively_and_sorted(tmp_path: Path) -> None:
+    root = tmp_path / "lists"
+    write(root, "b.yaml", "- b.example.com\n")
+    write(root, "a.yml", "- a.example.com\n")
+    write(root, "sub/c.YAML", "- c.example.com\n")
+    write(root, "a/z.yaml", "- z.example.com\n")
+    write(root, "notes.txt", "- not.example.com\n")
+    write(root, ".hidden.yaml", "- hidden.example.com\n")
+    write(root, ".git/x.yaml", "- git.example.com\n")
+    endpoints = load([str(root)])
+    assert [e.host for e in endpoints] == [
+        "z.example.com",
+        "a.example.com",
+        "b.example.com",
+        "c.example.com",
+    ]
+    assert endpoints.files == tuple(
+        str(root / name) for name in ("a/z.yaml", "a.yml", "b.yaml", "sub/c.YAML")
+    )
+
+
+def test_standard_input(tmp_path: Path) -> None:
+    stdin = io.StringIO("endpoints:\n  - a.example.com\n  - bücher.example\n")
+    file = write(tmp_path, "x.yaml", "- x.example.com\n")
+    endpoints = load(["-", file, "-"], stdin=stdin)
+    assert endpoints.files == ("-", file, "-")
+    assert (endpoints.count, endpoints.duplicates) == (3, 2)
+    # standard input is read once, and iterating twice reads it from memory
+    assert [e.origin for e in endpoints] == ["-:2", "-:3", f"{file}:1"]
+    assert [e.host for e in endpoints] == [
+        "a.example.com",
+        "xn--bcher-kva.example",
+        "x.example.com",
+    ]
+
+
+def test_standard_input_as_bytes(tmp_path: Path) -> None:
+    raw = io.TextIOWrapper(io.BytesIO("- bücher.example\n".encode()), encoding="ascii")
+    assert [e.host for e in load(["-"], stdin=raw)] == ["xn--bcher-kva.example"]
+
+
+def test_problems_on_standard_input_name_it() -> None:
+    stdin = io.StringIO("endpoints:\n  - http://a.example.com\n")
+    with pytest.raises(ConfigError) as caught:
+        load(["-"], stdin=stdin)
+    assert [str(p) for p in caught.value.problems] == [
+        "-:2: http:// is not TLS; use https:// (default port 443) or host:port"
+    ]
+
+
+def test_duplicates_are_counted_and_skipped(tmp_path: Path) -> None:
+    first = write(
+        tmp_path,
+        "first.yaml",
+        """\
+- a.example.com
+- A.EXAMPLE.COM.
+- a.example.com:443
+- https://a.example.com/other
+- a.example.com:8443
+- {host: a.example.com, sni: other.example.com}
+- {host: a.example.com, address: 192.0.2.1}
+- {host: a.example.com, label: same key, tags: [different]}
+""",
+    )
+    second = write(tmp_path, "second.yaml", "- a.example.com\n- '[2001:db8::1]'\n- 2001:db8:0::1\n")
+    endpoints = load([first, second])
+    assert (endpoints.count, endpoints.duplicates) == (5, 6)
+    listed = list(endpoints)
+    assert len(listed) == endpoints.count
+    assert len({e.key for e in listed}) == endpoints.count
+    assert listed[0].origin == f"{first}:1"  # the first one wins
+    assert list(endpoints) == listed  # and iterating again gives the same
+
+
+def test_a_file_given_twice_is_all_duplicates(tmp_path: Path) -> None:
+    path = write(tmp_path, "list.yaml", "- a.example.com\n- b.example.com\n")
+    endpoints = load([path, path])
+    assert (endpoints.count, endpoints.duplicates, len(list(endpoints))) == (2, 2, 2)
+
+
+def test_a_large_list(tmp_path: Path) -> None:
+    lines = ["defaults:", "  tags: [bulk]", "endpoints:"]
+    for number in range(20_000):
+        if number % 3 == 0:
+            lines.append(f"  - host{number}.example.com:{1 + number % 65535}")
+        elif number % 3 == 1:
+            lines.append(
+                f"  - host: host{number}.example.net\n    port: 8443\n    tags: [t{number}]"
+            )
+        else:
+            lines.append(f"  - https://host{number % 1000}.example.org/")  # 1,000 distinct
+    path = write(tmp_path, "large.yaml", "\n".join(lines) + "\n")
+    endpoints = load([path])
+    assert endpoints.count == 20_000 - 6_666 + 1_000
+    assert endpoints.duplicates == 6_666 - 1_000
+    count = 0
+    for endpoint in endpoints:
+        assert endpoint.tags[0] == "bulk"
+        count += 1
+    assert count == endpoints.count
+
+
+def test_the_example_is_valid() -> None:
+    endpoints = load([str(EXAMPLE)])
+    assert isinstance(endpoints, EndpointList)
+    assert endpoints.count >= 15
+    assert endpoints.duplicates == 0
+    listed = list(endpoints)
+    assert all(e.tags[0] == "example" for e in listed)
+    assert any(e.label for e in listed)
+    assert any(e.address for e in listed)
+    assert any(e.sni not in (e.host, None) for e in listed)
+    assert any(e.sni is None for e in listed)
+    assert any(e.timeout != 5 and e.retries != 1 for e in listed)
+
+
+def test_iteration_may_stop_early(tmp_path: Path) -> None:
+    endpoints = load([write(tmp_path, "list.yaml", "- a.example.com\n- b.example.com\n")])
+    first = next(iter(endpoints))  # the abandoned reader closes its file (-W error would tell)
+    assert first.host == "a.example.com"
+    assert [e.host for e in endpoints] == ["a.example.com", "b.example.com"]
+
+
+# --- problems: FILE:LINE: message -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        # YAML
+        # (the wording of syntax errors is the parser's: libyaml's or PyYAML's)
+        ("endpoints:\n  - a.example.com\n - b.example.com\n", 3, "YAML: "),
+        ("endpoints: [a.example.com, b\n", 2, "YAML: "),
+        (
+            "endpoints:\n  - host: a.example.com\n    host: b.example.com\n",
+            3,
+            "duplicate key 'host' (first at line 2)",
+        ),
+        ("endpoints: []\nendpoints: []\n", 2, "duplicate key 'endpoints' (first at line 1)"),
+        (
+            "endpoints:\n  - !!python/object/apply:os.system ['echo hi']\n",
+            2,
+            "unsupported YAML tag '!!python/object/apply:os.system'",
+        ),
+        (
+            "endpoints:\n  - !!python/object:os.Foo {host: a}\n",
+            2,
+            "unsupported YAML tag '!!python/object:os.Foo'",
+        ),
+        ("endpoints:\n  - !custom a.example.com\n", 2, "unsupported YAML tag '!custom'"),
+        ("endpoints:\n  - !!set {a.example.com}\n", 2, "unsupported YAML tag '!!set'"),
+        (
+            "endpoints:\n  - host: a.example.com\n    port: !!int abc\n",
+            3,
+            "invalid !!int value 'abc'",
+        ),
+        ("endpoints:\n  - *nowhere\n", 2, "alias '*nowhere' has no anchor '&nowhere' before it"),
+        ("---\nendpoints: []\n---\nendpoints: []\n", 3, "a second YAML document"),
+        # the shape of the file
+        ("", 1, "the file is empty"),
+        ("# only a comment\n", 1, "the file is empty"),
+        ("---\n", 2, "the document is empty"),
+        ("just a string\n", 1, "expected a mapping with an 'endpoints' list"),
+        ("defaults: {port: 443}\n", 1, "missing 'endpoints'"),
+        ("\n\nendpoints:\n", 3, "endpoints: empty; write 'endpoints: []' for no endpoints"),
+        ("endpoints: a.example.com\n", 1, "endpoints: expected a list, found a string"),
+        ("<<: {}\nendpoints: []\n", 1, "merge keys ('<<') are not allowed at the top level"),
+        # defaults
+        ("defaults: [port]\nendpoints: []\n", 1, "defaults: expected a mapping, found a list"),
+        ("defaults:\n  host: a.example.com\nendpoints: []\n", 2, "unknown key 'host' in defaults"),
+        ("defaults:\n  port: 0\nendpoints: []\n", 2, "port 0 is out of range 1..65535"),
+        (
+            "defaults:\n  tags: nightly\nendpoints: []\n",
+            2,
+            "tags: expected a list of strings, found a string ('nightly')",
+        ),
+        # entries
+        ("endpoints:\n  -\n", 2, "empty entry"),
+        ("endpoints:\n  - 443\n", 2, "found an integer (443) (YAML reads it as a number"),
+        ("endpoints:\n  - [a.example.com]\n", 2, "found a list"),
+        ("endpoints:\n  - a.example.com:\n", 2, "'a.example.com:' ends with ':' but has no port"),
+        (
+            "endpoints:\n  - {{host}}\n",
+            2,
+            "a mapping as a key: is this an unfilled '{{ template }}'?",
+        ),
+        ("endpoints:\n  - port: 443\n", 2, "missing 'host' in an endpoint"),
+        (
+            "endpoints:\n  - host: a.example.com\n    prot: 443\n",
+            3,
+            "unknown key 'prot' in an endpoint; did you mean 'port'?",
+        ),
+        # ports
+        ("endpoints:\n  - a.example.com:0\n", 2, "port 0 is out of range 1..65535"),
+        ("endpoints:\n  - a.example.com:65536\n", 2, "port 65536 is out of range 1..65535"),
+        (
+            "endpoints:\n  - host: a.example.com\n    port: 0\n",
+            3,
+            "port 0 is out of range 1..65535",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    port: 65536\n",
+            3,
+            "port 65536 is out of range 1..65535",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    port: true\n",
+            3,
+            "port: expected an integer 1..65535, found a boolean (true)",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    port: 'https'\n",
+            3,
+            "port: expected an integer 1..65535, found a string ('https')",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    port: 443.0\n",
+            3,
+            "port: expected an integer 1..65535, found a number (443.0)",
+        ),
+        # hosts
+        ("endpoints:\n  - ''\n", 2, "empty host"),
+        ("endpoints:\n  - ':443'\n", 2, "empty host"),
+        ("endpoints:\n  - host: ''\n", 2, "empty host"),
+        ("endpoints:\n  - host:\n", 2, "empty host"),
+        (
+            "endpoints:\n  - host: 42\n",
+            2,
+            "host: expected a host name or IP address, found an integer (42)",
+        ),
+        ("endpoints:\n  - a..example.com\n", 2, "invalid host 'a..example.com': empty label"),
+        (
+            "endpoints:\n  - 'api example.com'\n",
+            2,
+            "invalid host 'api example.com': ' ' is not allowed",
+        ),
+        (
+            "endpoints:\n  - a/b.example.com\n",
+            2,
+            "invalid host 'a/b.example.com': '/' is not allowed",
+        ),
+        ("endpoints:\n  - " + "a" * 64 + ".example.com\n", 2, "is longer than 63 characters"),
+        ("endpoints:\n  - " + ("a" * 60 + ".") * 5 + "com\n", 2, "longer than 253 characters"),
+        ("endpoints:\n  - 10.0.0\n", 2, "invalid host '10.0.0': not an IPv4 address"),
+        ("endpoints:\n  - 010.0.0.1\n", 2, "invalid host '010.0.0.1': not an IPv4 address"),
+        ("endpoints:\n  - 'a:b:c'\n", 2, "'a:b:c' is neither host:port nor an IPv6 address"),
+        (
+            "endpoints:\n  - xn--zz.example.com\n",
+            2,
+            "invalid host 'xn--zz.example.com': label 'xn--zz'",
+        ),
+        ("endpoints:\n  - ☃.example.com\n", 2, "invalid host '☃.example.com'"),
+        (
+            "endpoints:\n  - https://${HOST}/x\n",
+            2,
+            "invalid host '${HOST}': looks like an unfilled template",
+        ),
+        (
+            "endpoints:\n  - '{{ host }}:443'\n",
+            2,
+            "invalid host '{{ host }}': looks like an unfilled template",
+        ),
+        (
+            "endpoints:\n  - host: ${HOST}\n",
+            2,
+            "invalid host '${HOST}': looks like an unfilled template",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com:8443\n",
+            2,
+            "host: 'a.example.com:8443' includes a port; use the 'port' key",
+        ),
+        (
+            "endpoints:\n  - host: https://a.example.com\n",
+            2,
+            "host: 'https://a.example.com' is a URL",
+        ),
+        ("endpoints:\n  - http://a.example.com/\n", 2, "http:// is not TLS; use https://"),
+        ("endpoints:\n  - ws://a.example.com/\n", 2, "ws:// is not TLS; use wss://"),
+        ("endpoints:\n  - gopher://a.example.com/\n", 2, "unsupported URL scheme 'gopher://'"),
+        # address and sni
+        (
+            "endpoints:\n  - host: a.example.com\n    address: a.example.net\n",
+            3,
+            "invalid address 'a.example.net'",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    address: 203.0.113.1:443\n",
+            3,
+            "invalid address '203.0.113.1:443'",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    address: 203.0.113.256\n",
+            3,
+            "invalid address '203.0.113.256'",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    sni: 203.0.113.1\n",
+            3,
+            "sni must be a DNS name, not an IP address",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    sni: '[2001:db8::1]'\n",
+            3,
+            "sni must be a DNS name, not an IP address",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    sni: b..example.com\n",
+            3,
+            "invalid sni 'b..example.com'",
+        ),
+        # the other keys
+        ("endpoints:\n  - host: a.example.com\n    timeout: 0\n", 3, "timeout 0 is out of range"),
+        (
+            "endpoints:\n  - host: a.example.com\n    timeout: 301\n",
+            3,
+            "timeout 301 is out of range",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    timeout: .nan\n",
+            3,
+            "timeout .nan is out of range",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    timeout: 5s\n",
+            3,
+            "timeout: expected a number of seconds, found a string ('5s')",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    retries: 11\n",
+            3,
+            "retries 11 is out of range 0..10",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    retries: false\n",
+            3,
+            "retries: expected an integer 0..10, found a boolean (false)",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    label: yes\n",
+            3,
+            "label: expected a string, found a boolean (yes)",
+        ),
+        ("endpoints:\n  - host: a.example.com\n    tags: [a, '']\n", 3, "tags: empty tag"),
+        (
+            "endpoints:\n  - host: a.example.com\n    tags: [a, [b]]\n",
+            3,
+            "tags: expected a string, found a list",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    <<: 5\n",
+            3,
+            "'<<' merges mappings; found an integer (5)",
+        ),
+    ],
+)
+def test_each_problem_has_its_place(tmp_path: Path, text: str, line: int, message: str) -> None:
+    path = write(tmp_path, "bad.yaml", text)
+    problems = problems_of([path])
+    assert [p.line for p in problems] == [line], problems  # once, not again as a consequence
+    assert str(problems[0]).startswith(f"{path}:{line}: "), problems
+    assert message in problems[0].message
+
+
+def test_a_misspelt_top_level_key(tmp_path: Path) -> None:
+    path = write(tmp_path, "typo.yaml", "endpoint:\n  - a.example.com\n")
+    assert [str(p) for p in problems_of([path])] == [
+        f"{path}:1: unknown key 'endpoint' at the top level; did you mean 'endpoints'? "
+        "(allowed: defaults, endpoints)",
+        f"{path}:1: missing 'endpoints' (the list of endpoints)",
+    ]
+
+
+def test_a_missing_file(tmp_path: Path) -> None:
+    missing = str(tmp_path / "nope.yaml")
+    assert [str(p) for p in problems_of([missing])] == [f"{missing}: no such file or directory"]
+
+
+def test_a_directory_without_lists(tmp_path: Path) -> None:
+    write(tmp_path, "readme.txt", "nothing\n")
+    (problem,) = problems_of([str(tmp_path)])
+    assert str(problem) == f"{tmp_path}: no *.yaml or *.yml file in this directory"
+
+
+def test_a_file_that_is_not_utf8(tmp_path: Path) -> None:
+    path = write(tmp_path, "latin1.yaml", "endpoints:\n  - café.example.com\n".encode("latin-1"))
+    (problem,) = problems_of([path])
+    assert str(problem).startswith(f"{path}:2: not valid UTF-8")
+
+
+def test_a_control_character(tmp_path: Path) -> None:
+    path = write(tmp_path, "bell.yaml", "endpoints:\n  - 'a.example.com\a'\n")
+    (problem,) = problems_of([path])
+    assert str(problem).startswith(f"{path}:2: character #x0007 is not allowed")
+
+
+def test_a_python_tag_is_never_executed(tmp_path: Path) -> None:
+    marker = tmp_path / "executed"
+    text = f"endpoints:\n  - !!python/object/apply:os.system ['touch {marker}']\n"
+    problems_of([write(tmp_path, "evil.yaml", text)])
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 5000 + "]" * 5000 + "\n",
+        "endpoints:\n  - " + "[" * 5000 + "]" * 5000 + "\n",
+        "endpoints:\n" + "".join(f"{'  ' * n}- \n" for n in range(1, 300)),
+        "a: &a [x, x, x]\nb: &b [*a, *a, *a]\nc: &c [*b, *b, *b]\nendpoints: [*c]\n",
+        "endpoints:\n  - {host: a.example.com, tags: &t [*t]}\n",
+        "endpoints:\n  - &m {host: a.example.com, <<: *m}\n",
+        "\ufeffendpoints:\n  - \x00\n",
+        "endpoints:\n  - ? [a, b]\n    : c\n",
+        "endpoints:\n  - {host: a.example.com, 1: 2, null: 3, true: 4}\n",
+        "endpoints:\n  - host: !!binary aGVsbG8=\n    port: !!timestamp 2001-12-14\n",
+        "%YAML 9.9\n---\nendpoints: []\n",
+        "%TAG ! tag:example.com,2000:\n---\nendpoints: [!x a]\n",
+    ],
+)
+def test_strange_input_gives_problems_not_crashes(tmp_path: Path, text: str) -> None:
+    path = write(tmp_path, "strange.yaml", text)
+    problems = problems_of([path])
+    assert problems
+    assert all(p.file == path for p in problems)
+
+
+def test_every_problem_of_every_file_together(tmp_path: Path) -> None:
+    first = write(
+        tmp_path,
+        "first.yaml",
+        "endpoints:\n  - a.example.com:0\n  - host: b.example.com\n    port: yes\n",
+    )
+    good = write(tmp_path, "good.yaml", "- c.example.com\n")
+    second = write(tmp_path, "second.yaml", "defaults:\n  colour: red\nendpoints: [http://d]\n")
+    missing = str(tmp_path / "missing.yaml")
+    broken = write(tmp_path, "broken.yaml", "endpoints:\n  - [e.example.com\n")
+    problems = problems_of([first, good, second, missing, broken])
+    assert [(p.file, p.line) for p in problems] == [
+        (first, 2),
+        (first, 4),
+        (second, 2),
+        (second, 3),
+        (missing, None),
+        (broken, 3),
+    ]
+
+
+def test_problems_inside_a_file_are_in_line_order(tmp_path: Path) -> None:
+    text = "endpoints:\n  - a.example.com:0\ndefaults:\n  port: 0\nwhat: ever\n"
+    problems = problems_of([write(tmp_path, "order.yaml", text)])
+    assert [p.line for p in problems] == [2, 4, 5]
+
+
+def test_a_list_that_turns_bad_after_load(tmp_path: Path) -> None:
+    path = write(tmp_path, "list.yaml", "- a.example.com\n")
+    endpoints = load([path])
+    Path(path).write_text("- a.example.com:0\n", encoding="utf-8")
+    with pytest.raises(ConfigError):
+        list(endpoints)
+
+
+def test_paths_must_be_a_sequence_of_strings() -> None:
+    with pytest.raises(TypeError):
+        load("list.yaml")
+
+
+# --- the shortcuts agree with the general rules -----------------------------------------------
+# The reader takes shortcuts for speed (lists of 100,000 entries); these tests pin them to the
+# rules they stand in for.
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "api.example.com",
+        "api.example.com:8443",
+        "a",
+        "a1",
+        "1a",
+        "a.1b",
+        "a.b1",
+        "a.1",
+        "1.2.3.4",
+        "1.2.3.4:443",
+        "_a._b",
+        "-a-.example.com",
+        "xn--bcher-kva.example",
+        "a.example.com:65535",
+        "a.example.com:65536",
+        "a.example.com:99999",
+        "a.example.com:0443",
+        "a" * 63 + ".example.com",
+        ("a" * 63 + ".") * 3 + "a" * 61,
+        ("a" * 63 + ".") * 3 + "a" * 62,
+    ],
+)
+def test_the_host_shortcut_agrees_with_the_general_path(text: str) -> None:
+    from snisweep.config import _normalise_host, _simple_host_port
+
+    simple = _simple_host_port(text)
+    if simple is None:
+        return  # the general path decides alone
+    host, port = parse_endpoint_string(text)
+    assert simple == (_normalise_host(host)[0], port)
+    assert _normalise_host(host)[1] is False
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "~",
+        "null",
+        "Null",
+        "NULL",
+        "nULL",
+        "yes",
+        "No",
+        "true",
+        "FALSE",
+        "on",
+        "Off",
+        "offset",
+        "nightly",
+        "Nightly.example.com",
+        "443",
+        "0443",
+        "0x1bb",
+        "0b1",
+        "1_000",
+        "1:30",
+        "1.5",
+        "1.5.6",
+        "10.0.0.1",
+        ".5",
+        ".inf",
+        "-.INF",
+        ".NaN",
+        "1e5",
+        "1.0e+5",
+        "2001-12-14",
+        "2001-12-14t21:59:43.10-05:00",
+        "2001-12-14 21:59:43.10 -5",
+        "<<",
+        "=",
+        "+1",
+        "-",
+        "2001:db8::1",
+        "1:2:3:4:5:6:7:8",
+        "host: x",
+    ],
+)
+def test_plain_scalars_resolve_as_the_safe_loader_does(text: str) -> None:
+    from yaml.nodes import ScalarNode
+    from yaml.resolver import Resolver
+
+    from snisweep.config import _resolve_plain
+
+    assert _resolve_plain(text) == Resolver().resolve(ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
