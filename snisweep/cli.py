@@ -325,7 +325,17 @@ def _run_async(function: Callable[[*_Args], Awaitable[_T]], *args: *_Args) -> _T
     backend_options: dict[str, Any] = {}
     if importlib.util.find_spec("uvloop") is not None:  # the optional `fast` extra
         backend_options["use_uvloop"] = True
-    return anyio.run(function, *args, backend_options=backend_options)
+    try:
+        return anyio.run(function, *args, backend_options=backend_options)
+    except* SnisweepError as group:
+        # Task groups wrap what their tasks raise; the user wants the error, not the wrapping.
+        raise _first_leaf(group) from None
+
+
+def _first_leaf(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
 
 
 # ---------------------------------------------------------------------------------------------

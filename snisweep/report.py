@@ -110,6 +110,7 @@ class ReportWriter:
         self.path = path
         self._encoder = encoder_for(fmt)
         self._file: Any = None
+        self._failed = False
 
     async def open(self) -> None:
         try:
@@ -132,13 +133,19 @@ class ReportWriter:
                 await self._file.write(text)
                 await self._file.flush()
             except OSError as exc:
+                self._failed = True
                 raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
 
     async def close(self) -> None:
-        if self._file is not None and self.path != "-":
-            with anyio.CancelScope(shield=True):
-                await self._file.close()
-        self._file = None
+        file, self._file = self._file, None
+        if file is None or self.path == "-":
+            return
+        with anyio.CancelScope(shield=True):
+            try:
+                await file.close()
+            except OSError as exc:
+                if not self._failed:  # after a failed write, that first error is the news
+                    raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
 
 
 async def drain(

@@ -222,3 +222,12 @@ def test_lab_command_prints_a_scannable_yaml_and_stops_on_sigint() -> None:
     assert process.returncode == 0
     document = yaml.safe_load(stdout)
     assert len(document["endpoints"]) >= 10
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_report_write_failure_mid_scan_exits_3(lab_yaml: Path) -> None:
+    # JSONL has no header, so the first failing write happens inside the running scan.
+    result = snisweep("scan", str(lab_yaml), "-o", "/dev/full", "--format", "jsonl")
+    assert result.returncode == 3, result.stderr
+    assert "cannot write /dev/full" in result.stderr
+    assert "Traceback" not in result.stderr
