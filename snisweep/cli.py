@@ -24,7 +24,7 @@ from anyio.abc import TaskStatus
 
 from snisweep import __version__
 from snisweep.certs import printable
-from snisweep.config import Settings, load
+from snisweep.config import RETRIES_RANGE, TIMEOUT_MAX, Settings, load
 from snisweep.errors import ConfigError, SnisweepError, UsageError
 from snisweep.model import Endpoint, Verdict
 from snisweep.probe import TLSProber
@@ -122,21 +122,21 @@ def _add_scan_options(parser: argparse.ArgumentParser) -> None:
     settings = Settings()
     parser.add_argument(
         "--concurrency",
-        type=_positive_int,
+        type=_whole_number(1),
         default=defaults.concurrency,
         metavar="N",
         help=f"endpoints in flight (default {defaults.concurrency})",
     )
     parser.add_argument(
         "--per-host",
-        type=_positive_int,
+        type=_whole_number(1),
         default=defaults.per_host,
         metavar="N",
         help=f"simultaneous connections to one address (default {defaults.per_host})",
     )
     parser.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=_seconds,
         default=settings.timeout,
         metavar="S",
         help=f"seconds per probe, connect plus handshake (default {settings.timeout:g}); "
@@ -144,40 +144,36 @@ def _add_scan_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--retries",
-        type=_retries,
+        type=_whole_number(*RETRIES_RANGE),
         default=settings.retries,
         metavar="N",
         help=f"extra attempts that must agree before a failure counts (default {settings.retries})",
     )
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
-    return value
+def _whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bounds = f"at least {low}" if high is None else f"between {low} and {high}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}: {text!r}")
+        return value
+
+    return parse
 
 
-def _retries(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 0 <= value <= 10:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 10: {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
+def _seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (math.isfinite(value) and 0 < value <= 300):
-        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 300: {text!r}")
+    if not (math.isfinite(value) and 0 < value <= TIMEOUT_MAX):
+        raise argparse.ArgumentTypeError(
+            f"must be more than 0 and at most {TIMEOUT_MAX:g}: {text!r}"
+        )
     return value
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import socket
 from collections.abc import Iterator
 
 import anyio
@@ -13,7 +14,7 @@ from snisweep.lab import Lab
 from snisweep.model import Verdict
 from snisweep.probe import TLSProber
 from snisweep.record import Record
-from snisweep.scan import Limits, Scanner
+from snisweep.scan import Limits, Scanner, resolve
 
 pytestmark = pytest.mark.anyio
 
@@ -61,3 +62,27 @@ async def test_lab_rows_carry_the_facts(lab: Lab) -> None:
     assert records["ip-literal"].sni is None
     assert records["ip-literal"].attempts == 1
     assert records["wildcard"].sni_cert_covers_host is True
+
+
+def ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback on this machine")
+async def test_the_lab_over_ipv6() -> None:
+    with Lab(host="::1") as lab6:
+        records = await scan_lab(lab6, Limits())
+        expected = {(s.host, s.port): (s.verdict, s.reason) for s in lab6.scenarios}
+    assert {(r.host, r.port): (r.verdict, r.reason) for r in records} == expected
+    assert {r.address for r in records} == {"::1"}
+
+
+async def test_system_resolver_pins_one_address() -> None:
+    # localhost comes from the hosts file: no query leaves the machine.
+    address = await resolve("localhost", 443, 5.0)
+    assert address in ("127.0.0.1", "::1")
