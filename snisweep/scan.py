@@ -131,38 +131,46 @@ class Scanner:
         scanned_at = datetime.now(UTC)
         started = time.monotonic()
         address: str | None = None
-        with_sni: Probed | None = None
-        without_sni: Probed | None = None
         try:
             resolved = await self._address(endpoint)
+            without_sni: Probed | None = None
             if isinstance(resolved, Failure):
                 with_sni = Probed(resolved, attempts=0)
             else:
                 address = resolved
                 with_sni, without_sni = await self._observe(Target(endpoint, address))
-            classification = classify(
-                endpoint, with_sni.observation, without_sni.observation if without_sni else None
+            observed = without_sni.observation if without_sni else None
+            return build(
+                endpoint,
+                address,
+                classify(endpoint, with_sni.observation, observed),
+                with_sni.observation,
+                observed,
+                attempts=with_sni.attempts + (without_sni.attempts if without_sni else 0),
+                elapsed_ms=_elapsed_ms(started),
+                scanned_at=scanned_at,
             )
         except Exception as exc:  # a bug for one endpoint must not stop the scan
             bug = _innermost(exc)
-            with_sni = Probed(Failure(FailureKind.INTERNAL, f"{type(bug).__name__}: {bug}"), 0)
-            without_sni = None
+            failure = Failure(FailureKind.INTERNAL, f"{type(bug).__name__}: {bug}")
             classification = Classification(
                 Verdict.ERROR,
                 Reason.INTERNAL_ERROR,
-                f"snisweep hit an internal error on this endpoint ({type(bug).__name__}: "
-                f"{bug}); please report it.",
+                f"snisweep hit an internal error on this endpoint ({failure.message}); "
+                "please report it.",
             )
-        return build(
-            endpoint,
-            address,
-            classification,
-            with_sni.observation,
-            without_sni.observation if without_sni else None,
-            attempts=with_sni.attempts + (without_sni.attempts if without_sni else 0),
-            elapsed_ms=round((time.monotonic() - started) * 1000),
-            scanned_at=scanned_at,
-        )
+            # A record from a failure alone touches no certificate code, so this cannot fail
+            # the same way.
+            return build(
+                endpoint,
+                address,
+                classification,
+                failure,
+                None,
+                attempts=0,
+                elapsed_ms=_elapsed_ms(started),
+                scanned_at=scanned_at,
+            )
 
     async def _address(self, endpoint: Endpoint) -> str | Failure:
         if endpoint.address is not None:
@@ -198,6 +206,10 @@ class Scanner:
                 )
             if not isinstance(observation, Failure) or attempts > endpoint.retries:
                 return Probed(observation, attempts)
+
+
+def _elapsed_ms(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
 
 
 def _innermost(exc: BaseException) -> BaseException:

@@ -203,3 +203,21 @@ async def test_duplicate_free_output_for_many_endpoints() -> None:
     endpoints = [named(f"m{i}.t") for i in range(500)]
     records = await run(Scanner(prober, fake_resolve, Limits(concurrency=50)), endpoints)
     assert sorted(r.host for r in records) == sorted(e.host for e in endpoints)
+
+
+async def test_a_bug_while_building_the_record_becomes_its_row() -> None:
+    # A certificate whose facts break record building (a naive datetime cannot be compared
+    # with an aware one) stands in for any bug after the probes.
+    from datetime import datetime
+
+    broken = Handshake("TLSv1.3", "X", Certificate("ff" * 32, not_after=datetime(2030, 1, 1)))
+
+    def script(address: str, port: int, name: str | None, attempt: int) -> Observation:
+        return broken if address == "203.0.113.9" else GOOD
+
+    endpoints = [named("fine.t"), named("broken.t", address="203.0.113.9")]
+    records = await run(Scanner(ScriptedProber(script), fake_resolve), endpoints)
+    assert len(records) == 2
+    bad = next(r for r in records if r.host == "broken.t")
+    assert bad.reason is Reason.INTERNAL_ERROR
+    assert bad.address == "203.0.113.9"
