@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import ssl
 from collections.abc import Iterator
 from typing import Protocol
@@ -232,8 +233,11 @@ def _os_failure(exc: OSError, *, connected: bool) -> Failure:
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror[0].lower() + exc.strerror[1:]
+    # The errno's own text, not the exception's: event loops put addresses and call names into
+    # their messages ("connect call failed ('127.0.0.1', 443)"), which differ between loops.
+    if isinstance(exc, OSError) and exc.errno:
+        text = os.strerror(exc.errno)
+        return text[0].lower() + text[1:]
     return str(exc) or type(exc).__name__
 
 
