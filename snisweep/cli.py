@@ -12,8 +12,10 @@ import contextlib
 import importlib.util
 import io
 import math
+import shutil
 import signal
 import sys
+import textwrap
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -376,9 +378,18 @@ def _print_table(records: Sequence[Record], order: Sequence[tuple[str, int]], ou
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    # On a terminal, a line longer than the window would wrap into the next row: the detail
+    # then goes under its row, wrapped and indented (a report file or a pipe gets one line).
+    limit = shutil.get_terminal_size().columns if out.isatty() else None
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)]
-        out.write("  ".join([*cells, row[4]]).rstrip() + "\n")
+        line = "  ".join([*cells, row[4]]).rstrip()
+        if limit is None or len(line) <= limit or row is rows[0]:
+            out.write(line + "\n")
+            continue
+        out.write("  ".join(cells).rstrip() + "\n")
+        for part in textwrap.wrap(row[4], width=max(limit - 6, 20)):
+            out.write("      " + part + "\n")
 
 
 def _run_lab(args: argparse.Namespace) -> int:
