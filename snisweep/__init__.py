@@ -1,6 +1,13 @@
 """snisweep: find out, for thousands of TLS endpoints at once, which ones need SNI."""
 
-from snisweep.errors import ConfigError, OutputError, Problem, SnisweepError, UsageError
+from snisweep.errors import (
+    ConfigError,
+    ListChangedError,
+    OutputError,
+    Problem,
+    SnisweepError,
+    UsageError,
+)
 from snisweep.model import (
     Certificate,
     Classification,
@@ -25,6 +32,7 @@ __all__ = [
     "Failure",
     "FailureKind",
     "Handshake",
+    "ListChangedError",
     "Observation",
     "OutputError",
     "Probed",

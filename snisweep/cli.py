@@ -12,6 +12,7 @@ import contextlib
 import importlib.util
 import io
 import math
+import os
 import shutil
 import signal
 import sys
@@ -27,7 +28,13 @@ from anyio.abc import TaskStatus
 from snisweep import __version__
 from snisweep.certs import printable
 from snisweep.config import RETRIES_RANGE, TIMEOUT_MAX, Settings, load
-from snisweep.errors import ConfigError, SnisweepError, UsageError
+from snisweep.errors import (
+    ConfigError,
+    ListChangedError,
+    SnisweepError,
+    UsageError,
+    first_leaf,
+)
 from snisweep.model import Endpoint, Verdict
 from snisweep.probe import TLSProber
 from snisweep.record import Record
@@ -220,12 +227,20 @@ def _run_scan(args: argparse.Namespace) -> int:
         raise UsageError("standard input (-) can be given only once")
     # Every list is checked before the report is opened: a bad list never truncates a report.
     endpoints = load(args.configs, Settings(timeout=args.timeout, retries=args.retries))
+    _refuse_report_over_a_list(args.output, endpoints.files)
     writer = ReportWriter(args.output, format_for(args.output, args.format))
     limits = Limits(concurrency=args.concurrency, per_host=args.per_host)
     show_progress = not (args.quiet or args.no_progress) and sys.stderr.isatty()
-    outcome = _run_async(
-        _scan_to_report, endpoints, writer, limits, endpoints.count if show_progress else None
-    )
+    try:
+        outcome = _run_async(
+            _scan_to_report, endpoints, writer, limits, endpoints.count if show_progress else None
+        )
+    except ConfigError as exc:
+        # The lists are read again while scanning (to keep memory flat); one changed since.
+        raise ListChangedError(
+            "an endpoint list changed during the scan; the report holds the rows finished "
+            "before that:\n" + "\n".join(str(problem) for problem in exc.problems)
+        ) from exc
     if not args.quiet:
         _err(_summary(outcome, args.output))
     if outcome.interrupted:
@@ -234,6 +249,15 @@ def _run_scan(args: argparse.Namespace) -> int:
     if any(outcome.tally.verdicts[verdict] for verdict in args.fail_on):
         return EXIT_FAIL_ON
     return EXIT_OK
+
+
+def _refuse_report_over_a_list(output: str, lists: Sequence[str]) -> None:
+    if output == "-" or not os.path.exists(output):
+        return
+    for name in lists:
+        with contextlib.suppress(OSError):
+            if name != "-" and os.path.samefile(name, output):
+                raise UsageError(f"-o {output} is one of the endpoint lists; choose another file")
 
 
 async def _scan_to_report(
@@ -271,12 +295,20 @@ async def _scan_to_report(
 
             async def watch_signals(*, task_status: TaskStatus[None]) -> None:
                 nonlocal interrupted
-                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                    task_status.started()
-                    async for _ in signals:
-                        interrupted = True
-                        scan_scope.cancel()
-                        return
+                try:
+                    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                        task_status.started()
+                        async for _ in signals:
+                            if interrupted:  # asked twice: stop waiting for buffered rows too
+                                group.cancel_scope.cancel()
+                            interrupted = True
+                            scan_scope.cancel()
+                finally:
+                    if interrupted:
+                        # The process is on its way out; one more Ctrl-C must not raise
+                        # KeyboardInterrupt in the middle of the clean-up.
+                        signal.signal(signal.SIGINT, signal.SIG_IGN)
+                        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
             await group.start(watch_signals)
             group.start_soon(run_scanner)
@@ -308,7 +340,7 @@ def _summary(outcome: _Outcome, output: str) -> str:
     tally = outcome.tally
     counts = ", ".join(f"{verdict.value} {tally.verdicts[verdict]}" for verdict in Verdict)
     rate = tally.total / outcome.elapsed if outcome.elapsed > 0 else 0.0
-    where = "standard output" if output == "-" else output
+    where = "standard output" if output == "-" else output  # as ReportWriter.name says it
     return (
         f"snisweep: {tally.total} endpoint(s) in {outcome.elapsed:.1f} s ({rate:.1f}/s): "
         f"{counts}; report: {where}"
@@ -327,13 +359,7 @@ def _run_async(function: Callable[[*_Args], Awaitable[_T]], *args: *_Args) -> _T
         return anyio.run(function, *args, backend_options=backend_options)
     except* SnisweepError as group:
         # Task groups wrap what their tasks raise; the user wants the error, not the wrapping.
-        raise _first_leaf(group) from None
-
-
-def _first_leaf(exc: BaseException) -> BaseException:
-    while isinstance(exc, BaseExceptionGroup):
-        exc = exc.exceptions[0]
-    return exc
+        raise first_leaf(group) from None
 
 
 # ---------------------------------------------------------------------------------------------

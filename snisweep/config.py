@@ -93,6 +93,7 @@ _PLAINTEXT_SCHEMES: Final = {
 PORT_RANGE: Final = (1, 65535)
 TIMEOUT_MAX: Final = 300.0  # seconds; beyond this a probe is surely a typo (ms for s)
 RETRIES_RANGE: Final = (0, 10)
+LABEL_MAX: Final = 1000  # characters: a label is a name for people, not a document
 
 _ENDPOINT_KEYS: Final = ("host", "port", "address", "sni", "label", "tags", "timeout", "retries")
 _ENDPOINT_KEY_SET: Final = frozenset(_ENDPOINT_KEYS)
@@ -879,7 +880,11 @@ class _FileReader:
         if scalar is None:
             return None
         # A label written as 1.10 means "1.10", not the float 1.1.
-        return scalar.value if isinstance(scalar.value, str) else scalar.text
+        text = scalar.value if isinstance(scalar.value, str) else scalar.text
+        if len(text) > LABEL_MAX:
+            self._problem(scalar.line, f"{key}: {len(text)} characters; {LABEL_MAX} at most")
+            return None
+        return text
 
     def _tags(self, node: _Node) -> tuple[str, ...] | None:
         if isinstance(node, _Invalid):
@@ -904,6 +909,10 @@ class _FileReader:
             tag = item.value.strip() if isinstance(item.value, str) else item.text
             if not tag:
                 self._problem(item.line, "tags: empty tag")
+                continue
+            if ";" in tag or not tag.isprintable():
+                # The CSV report joins tags with ';', and a tag is a word, not a text.
+                self._problem(item.line, f"tags: {tag!r} holds ';' or a control character")
                 continue
             tags.append(tag)
         return _union((), tags)

@@ -7,7 +7,8 @@ code and is the only place that prints them::
     SnisweepError               exit 3  runtime failure
     ├── UsageError              exit 2  bad command line
     ├── ConfigError             exit 2  bad endpoint list(s); carries every Problem found
-    └── OutputError             exit 3  the report cannot be written
+    ├── OutputError             exit 3  the report cannot be written
+    └── ListChangedError        exit 3  a list became invalid between validation and scan
 """
 
 from __future__ import annotations
@@ -55,3 +56,16 @@ class OutputError(SnisweepError):
     """The report cannot be opened or written."""
 
     exit_code = 3
+
+
+class ListChangedError(SnisweepError):
+    """An endpoint list changed for the worse after it was validated, while it was scanned."""
+
+    exit_code = 3
+
+
+def first_leaf(exc: BaseException) -> BaseException:
+    """The first exception inside (nested) exception groups: what a task really raised."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc

@@ -120,11 +120,7 @@ _NOT_TLS_REASONS = frozenset(
         "HTTP_REQUEST",
         "HTTPS_PROXY_REQUEST",
         "PACKET_LENGTH_TOO_LONG",
-        "RECORD_LAYER_FAILURE",
-        "RECORD_LENGTH_MISMATCH",
         "WRONG_SSL_VERSION",
-        "UNEXPECTED_RECORD",
-        "BAD_PACKET_LENGTH",
     }
 )
 
@@ -220,16 +216,23 @@ def _tls_failure(exc: ssl.SSLError) -> Failure:
         return Failure(FailureKind.ALERT, f"fatal alert {alert}", alert=alert)
     if reason in _NOT_TLS_REASONS:
         return Failure(FailureKind.NOT_TLS, f"the answer is not TLS, OpenSSL says {reason}")
-    return Failure(FailureKind.TLS_FAILURE, f"TLS error {reason or exc}")
+    if reason:
+        return Failure(FailureKind.TLS_FAILURE, f"TLS error {reason}")
+    # OpenSSL names no reason for an alert it has no name for (a number from a newer RFC).
+    return Failure(FailureKind.TLS_FAILURE, "TLS error without a reason (an unknown alert?)")
 
 
 def _os_failure(exc: OSError, *, connected: bool) -> Failure:
-    if connected:
-        if exc.errno in (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED):
-            return Failure(FailureKind.RESET, "the connection was reset")
-        return Failure(FailureKind.RESET, _describe(exc))
-    kind = _CONNECT_ERRNOS.get(exc.errno or 0, FailureKind.CONNECT_FAILED)
-    return Failure(kind, _describe(exc))
+    if not connected:
+        kind = _CONNECT_ERRNOS.get(exc.errno or 0, FailureKind.CONNECT_FAILED)
+        return Failure(kind, _describe(exc))
+    if exc.errno in (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED):
+        return Failure(FailureKind.RESET, "the connection was reset")
+    if exc.errno == errno.ETIMEDOUT:  # the kernel gave up on an unanswered connection
+        return Failure(FailureKind.HANDSHAKE_TIMEOUT, _describe(exc))
+    # The network itself failed under an established connection (unreachable, ...): nothing
+    # the server decided about SNI, so it is named like a connect failure.
+    return Failure(FailureKind.CONNECT_FAILED, _describe(exc))
 
 
 def _describe(exc: BaseException) -> str:

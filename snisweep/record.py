@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from snisweep.certs import covers, days_left
+from snisweep.certs import covers, days_left, printable
 from snisweep.model import (
     Certificate,
     Classification,
@@ -114,7 +114,9 @@ def build(
         port=endpoint.port,
         address=address,
         sni=endpoint.sni,
-        label=endpoint.label or None,
+        # Labels are free text from the list: shown, like certificate fields, with control
+        # characters escaped (a row must never carry a terminal escape or a NUL).
+        label=printable(endpoint.label) if endpoint.label else None,
         tags=endpoint.tags,
         verdict=classification.verdict,
         reason=classification.reason,

@@ -7,6 +7,7 @@ shielded from cancellation so that an interrupted scan leaves a file of complete
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -104,23 +105,33 @@ class Tally:
 
 
 class ReportWriter:
-    """Writes records to a path, or to standard output for ``-``."""
+    """Writes records to a path, or to standard output for ``-``, always in UTF-8.
+
+    A file is written unbuffered, so that one batch is one ``write`` (one thread hop) and the
+    file size after it is exactly the whole rows so far. Should a write fail midway (disk full,
+    file size limit), the file is cut back to that size: the report never ends in half a row.
+    """
 
     def __init__(self, path: str, fmt: Format) -> None:
         self.path = path
         self._encoder = encoder_for(fmt)
         self._file: Any = None
+        self._complete = 0  # bytes of whole rows written so far
         self._failed = False
+
+    @property
+    def name(self) -> str:
+        return "standard output" if self.path == "-" else self.path
 
     async def open(self) -> None:
         try:
             if self.path == "-":
-                self._file = aiofiles.stdout
+                self._file = aiofiles.stdout_bytes
             else:
-                self._file = await aiofiles.open(self.path, "w", encoding="utf-8", newline="")
-            await self._write(self._encoder.header())
+                self._file = await aiofiles.open(self.path, "wb", buffering=0)
         except OSError as exc:
-            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+            raise self._error(exc) from exc
+        await self._write(self._encoder.header())
 
     async def write(self, records: Sequence[Record]) -> None:
         await self._write(self._encoder.rows(records))
@@ -128,13 +139,22 @@ class ReportWriter:
     async def _write(self, text: str) -> None:
         if not text:
             return
+        encoded = text.encode("utf-8", errors="backslashreplace")
+        data = memoryview(encoded)
         with anyio.CancelScope(shield=True):
             try:
-                await self._file.write(text)
-                await self._file.flush()
+                while data:
+                    written = await self._file.write(data)
+                    data = data[written if written is not None else len(data) :]
+                if self.path == "-":
+                    await self._file.flush()
+                self._complete += len(encoded)
             except OSError as exc:
                 self._failed = True
-                raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+                if self.path != "-":
+                    with contextlib.suppress(OSError):
+                        await self._file.truncate(self._complete)
+                raise self._error(exc) from exc
 
     async def close(self) -> None:
         file, self._file = self._file, None
@@ -145,7 +165,10 @@ class ReportWriter:
                 await file.close()
             except OSError as exc:
                 if not self._failed:  # after a failed write, that first error is the news
-                    raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+                    raise self._error(exc) from exc
+
+    def _error(self, exc: OSError) -> OutputError:
+        return OutputError(f"cannot write {self.name}: {exc.strerror or exc}")
 
 
 async def drain(

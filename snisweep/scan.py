@@ -27,6 +27,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
 from snisweep.classify import classify
+from snisweep.errors import first_leaf
 from snisweep.model import (
     Classification,
     Endpoint,
@@ -110,12 +111,28 @@ class Scanner:
     async def run(
         self, endpoints: Iterable[Endpoint], send: MemoryObjectSendStream[Record]
     ) -> None:
-        """Scan every endpoint, sending each record as soon as it is ready; closes ``send``."""
+        """Scan every endpoint, sending each record as soon as it is ready; closes ``send``.
+
+        Should pulling the next endpoint fail (a list that changed since it was validated), the
+        endpoints already started still finish and send their records before the error is
+        raised: no row that was begun is lost.
+        """
         slots = anyio.Semaphore(self._limits.concurrency)
+        pending = iter(endpoints)
+        failure: Exception | None = None
         async with send, anyio.create_task_group() as group:
-            for endpoint in endpoints:
+            while True:
                 await slots.acquire()
+                try:
+                    endpoint = next(pending)
+                except StopIteration:
+                    break
+                except Exception as exc:  # raised below, once the started endpoints are done
+                    failure = exc
+                    break
                 group.start_soon(self._run_one, endpoint, send, slots)
+        if failure is not None:
+            raise failure
 
     async def _run_one(
         self, endpoint: Endpoint, send: MemoryObjectSendStream[Record], slots: anyio.Semaphore
@@ -135,10 +152,10 @@ class Scanner:
             resolved = await self._address(endpoint)
             without_sni: Probed | None = None
             if isinstance(resolved, Failure):
-                with_sni = Probed(resolved, attempts=0)
+                with_sni, attempts = Probed(resolved, attempts=0), 0
             else:
                 address = resolved
-                with_sni, without_sni = await self._observe(Target(endpoint, address))
+                with_sni, without_sni, attempts = await self._observe(Target(endpoint, address))
             observed = without_sni.observation if without_sni else None
             return build(
                 endpoint,
@@ -146,12 +163,12 @@ class Scanner:
                 classify(endpoint, with_sni.observation, observed),
                 with_sni.observation,
                 observed,
-                attempts=with_sni.attempts + (without_sni.attempts if without_sni else 0),
+                attempts=attempts,
                 elapsed_ms=_elapsed_ms(started),
                 scanned_at=scanned_at,
             )
         except Exception as exc:  # a bug for one endpoint must not stop the scan
-            bug = _innermost(exc)
+            bug = first_leaf(exc)
             failure = Failure(FailureKind.INTERNAL, f"{type(bug).__name__}: {bug}")
             classification = Classification(
                 Verdict.ERROR,
@@ -179,27 +196,39 @@ class Scanner:
             return endpoint.host
         return await self._resolver(endpoint.host, endpoint.port, endpoint.timeout)
 
-    async def _observe(self, target: Target) -> tuple[Probed, Probed | None]:
-        """Both probes, at once, to the same address; only one for an endpoint without a name."""
+    async def _observe(self, target: Target) -> tuple[Probed, Probed | None, int]:
+        """Both probes, at once, to the same address (only one for an endpoint without a
+        name), and how many connections they started.
+
+        When the probe with SNI settles on a failure the verdict is ``error`` whatever the
+        other probe finds, so that probe is stopped and reported as not made; the connections
+        it started still count.
+        """
         server_name = target.endpoint.sni
         if server_name is None:
-            return await self._probe(target, None), None
-        results: dict[bool, Probed] = {}
+            alone = await self._probe(target, None, _Attempts())
+            return alone, None, alone.attempts
+        made = _Attempts()
+        without_sni: Probed | None = None
 
-        async def probe_into(with_sni: bool) -> None:
-            results[with_sni] = await self._probe(target, server_name if with_sni else None)
+        async def probe_without_sni() -> None:
+            nonlocal without_sni
+            without_sni = await self._probe(target, None, made)
 
         async with anyio.create_task_group() as group:
-            group.start_soon(probe_into, False)
-            await probe_into(True)
-        return results[True], results[False]
+            group.start_soon(probe_without_sni)
+            with_sni = await self._probe(target, server_name, made)
+            if isinstance(with_sni.observation, Failure):
+                group.cancel_scope.cancel()
+        return with_sni, without_sni, made.count
 
-    async def _probe(self, target: Target, server_name: str | None) -> Probed:
+    async def _probe(self, target: Target, server_name: str | None, made: _Attempts) -> Probed:
         endpoint = target.endpoint
         attempts = 0
         observation: Observation
         while True:
             attempts += 1
+            made.count += 1
             async with self._addresses.hold(target.address):
                 observation = await self._prober(
                     target.address, endpoint.port, server_name, endpoint.timeout
@@ -208,15 +237,15 @@ class Scanner:
                 return Probed(observation, attempts)
 
 
+@dataclass
+class _Attempts:
+    """Connections started for one endpoint, including those of a probe stopped midway."""
+
+    count: int = 0
+
+
 def _elapsed_ms(started: float) -> int:
     return round((time.monotonic() - started) * 1000)
-
-
-def _innermost(exc: BaseException) -> BaseException:
-    """The first leaf of an exception group: the bug itself rather than its task group wrapper."""
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]
-    return exc
 
 
 def _strerror(exc: BaseException) -> str:

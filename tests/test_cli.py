@@ -231,3 +231,143 @@ def test_report_write_failure_mid_scan_exits_3(lab_yaml: Path) -> None:
     assert result.returncode == 3, result.stderr
     assert "cannot write /dev/full" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_report_over_an_input_list_is_refused(lab_yaml: Path) -> None:
+    before = lab_yaml.read_text()
+    result = snisweep("scan", str(lab_yaml), "-o", str(lab_yaml))
+    assert result.returncode == 2
+    assert "is one of the endpoint lists" in result.stderr
+    assert lab_yaml.read_text() == before
+
+
+def test_non_utf8_terminal_still_gets_a_utf8_report(lab: Lab, tmp_path: Path) -> None:
+    same = next(s for s in lab.scenarios if s.name == "same-certificate")
+    config = tmp_path / "u.yaml"
+    config.write_text(
+        f"endpoints:\n  - {{host: same.lab.test, address: 127.0.0.1, port: {same.port}, "
+        "label: Zahlungsverkehr München}\n",
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "snisweep", "scan", str(config), "--quiet"],
+        capture_output=True,
+        env=dict(os.environ, PYTHONIOENCODING="ascii"),
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Zahlungsverkehr München".encode() in result.stdout
+
+
+def test_a_file_size_limit_never_leaves_half_a_row(lab: Lab, tmp_path: Path) -> None:
+    import resource
+
+    same = next(s for s in lab.scenarios if s.name == "same-certificate")
+    config = tmp_path / "many.yaml"
+    config.write_text(
+        "endpoints:\n"
+        + "".join(
+            f"  - {{host: h{i}.lab.test, address: 127.0.0.1, port: {same.port}}}\n"
+            for i in range(40)
+        )
+    )
+    report = tmp_path / "limited.csv"
+
+    def limit_file_size() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (6000, 6000))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "snisweep", "scan", str(config), "-o", str(report)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        preexec_fn=limit_file_size,
+    )
+    assert result.returncode == 3, result.stderr
+    assert "cannot write" in result.stderr
+    assert report.read_bytes().endswith(b"\r\n")
+    rows = read_csv(report)
+    assert 0 < len(rows) < 40
+
+
+def test_a_second_interrupt_is_not_a_crash(lab: Lab, tmp_path: Path) -> None:
+    silent = next(s for s in lab.scenarios if s.name == "silent")
+    config = tmp_path / "silent.yaml"
+    config.write_text(
+        "defaults: {timeout: 30}\nendpoints:\n"
+        + "".join(
+            f"  - {{host: s{i}.lab.test, address: 127.0.0.1, port: {silent.port}}}\n"
+            for i in range(6)
+        )
+    )
+    report = tmp_path / "r.csv"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "snisweep", "scan", str(config), "-o", str(report)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not report.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        for _ in range(3):
+            process.send_signal(signal.SIGINT)
+            time.sleep(0.01)
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert read_csv(report) == []
+
+
+def test_a_list_that_breaks_during_the_scan_exits_3(lab: Lab, tmp_path: Path) -> None:
+    silent = next(s for s in lab.scenarios if s.name == "silent")
+    same = next(s for s in lab.scenarios if s.name == "same-certificate")
+    config = tmp_path / "changing.yaml"
+    lines = [f"  - {{host: s.lab.test, address: 127.0.0.1, port: {silent.port}}}\n"]
+    lines += [
+        f"  - {{host: h{i}.lab.test, address: 127.0.0.1, port: {same.port}}}\n"
+        for i in range(20000)
+    ]
+    config.write_text("defaults: {timeout: 3, retries: 0}\nendpoints:\n" + "".join(lines))
+    report = tmp_path / "r.csv"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "snisweep",
+            "scan",
+            str(config),
+            "-o",
+            str(report),
+            "--concurrency",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not report.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        # The first endpoint holds the only slot for 3 s: break the list behind the reader.
+        with config.open("r+") as f:
+            f.seek(100_000)  # past what the reader has buffered, well before the end
+            f.write("  - {host: [unclosed\n" * 1000)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 3, stderr
+    assert "changed during the scan" in stderr
+    assert "Traceback" not in stderr
+    assert report.read_bytes().endswith(b"\r\n")

@@ -928,3 +928,22 @@ def test_plain_scalars_resolve_as_the_safe_loader_does(text: str) -> None:
     from snisweep.config import _resolve_plain
 
     assert _resolve_plain(text) == Resolver().resolve(ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("{host: a.example.com, tags: ['x;y']}", "tags: 'x;y' holds ';'"),
+        ('{host: a.example.com, tags: ["x\\ty"]}', "control character"),
+        ("{host: a.example.com, label: " + "x" * 1001 + "}", "label: 1001 characters"),
+    ],
+)
+def test_tags_and_labels_that_a_report_cannot_carry(
+    tmp_path: Path, entry: str, message: str
+) -> None:
+    path = tmp_path / "list.yaml"
+    path.write_text(f"endpoints:\n  - {entry}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load([str(path)])
+    assert str(caught.value).startswith(f"{path}:2: ")
+    assert message in str(caught.value)

@@ -22,6 +22,7 @@ def test_exported_members() -> None:
         "Failure",
         "FailureKind",
         "Handshake",
+        "ListChangedError",
         "Observation",
         "OutputError",
         "Probed",

@@ -33,7 +33,7 @@ Script = Callable[[str, int, str | None, int], Observation]
 class ScriptedProber:
     """Answers from a script and records what was asked and how much ran at once."""
 
-    def __init__(self, script: Script, delay: float = 0.0) -> None:
+    def __init__(self, script: Script, delay: float | Callable[[str | None], float] = 0.0) -> None:
         self.script = script
         self.delay = delay
         self.calls: Counter[tuple[str, str | None]] = Counter()
@@ -54,7 +54,9 @@ class ScriptedProber:
             self.max_per_address[address], self.per_address[address]
         )
         try:
-            await anyio.sleep(self.delay)
+            await anyio.sleep(
+                self.delay if isinstance(self.delay, float) else self.delay(server_name)
+            )
             return self.script(address, port, server_name, attempt)
         finally:
             self.in_flight -= 1
@@ -221,3 +223,46 @@ async def test_a_bug_while_building_the_record_becomes_its_row() -> None:
     bad = next(r for r in records if r.host == "broken.t")
     assert bad.reason is Reason.INTERNAL_ERROR
     assert bad.address == "203.0.113.9"
+
+
+async def test_probe_without_sni_stops_when_the_probe_with_sni_failed() -> None:
+    refused = Failure(FailureKind.CONNECT_REFUSED, "connection refused")
+
+    def script(address: str, port: int, name: str | None, attempt: int) -> Observation:
+        return refused if name is not None else GOOD
+
+    # The probe without SNI is slower, so it is still running when the other one gives up.
+    prober = ScriptedProber(script, delay=lambda name: 0.0 if name else 5.0)
+    records = await run(Scanner(prober, fake_resolve), [named("dead.t", retries=1)])
+    record = records[0]
+    assert (record.verdict, record.reason) == (Verdict.ERROR, Reason.CONNECT_REFUSED)
+    assert record.nosni_error is None
+    assert record.nosni_cert_sha256 is None
+    assert record.attempts == sum(prober.calls.values())
+
+
+async def test_a_failing_list_lets_started_endpoints_finish_first() -> None:
+    def endpoints() -> Iterator[Endpoint]:
+        yield named("first.t")
+        yield named("second.t")
+        raise RuntimeError("the list changed")
+
+    prober = ScriptedProber(lambda a, p, n, i: GOOD, delay=0.05)
+    send, receive = anyio.create_memory_object_stream[Record](10)
+    records: list[Record] = []
+    failure: Exception | None = None
+
+    async def scan() -> None:
+        nonlocal failure
+        try:
+            await Scanner(prober, fake_resolve).run(endpoints(), send)
+        except RuntimeError as exc:
+            failure = exc
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(scan)
+        async with receive:
+            async for record in receive:
+                records.append(record)
+    assert str(failure) == "the list changed"
+    assert sorted(r.host for r in records) == ["first.t", "second.t"]
