@@ -156,7 +156,8 @@ def _add_scan_options(parser: argparse.ArgumentParser) -> None:
         type=_whole_number(*RETRIES_RANGE),
         default=settings.retries,
         metavar="N",
-        help=f"extra attempts that must agree before a failure counts (default {settings.retries})",
+        help="extra attempts for a probe that fails; it counts as failed only when every "
+        f"attempt failed (default {settings.retries})",
     )
 
 

@@ -126,7 +126,7 @@ class Settings:
             or not isinstance(timeout, int | float)
             or not 0 < timeout <= TIMEOUT_MAX
         ):
-            raise ValueError(f"timeout must be a number of seconds in (0, 300], not {timeout!r}")
+            raise ValueError(f"timeout must be seconds in (0, {TIMEOUT_MAX:g}], not {timeout!r}")
 
 
 _DEFAULT_SETTINGS: Final = Settings()
