@@ -202,7 +202,13 @@ def _verdicts(text: str) -> frozenset[Verdict]:
 # validate
 
 
+def _refuse_stdin_twice(configs: Sequence[str]) -> None:
+    if list(configs).count("-") > 1:
+        raise UsageError("standard input (-) can be given only once")
+
+
 def _run_validate(args: argparse.Namespace) -> int:
+    _refuse_stdin_twice(args.configs)
     endpoints = load(args.configs)
     duplicates = f", {endpoints.duplicates} duplicate(s) skipped" if endpoints.duplicates else ""
     files = len(endpoints.files)
@@ -224,8 +230,7 @@ class _Outcome:
 
 
 def _run_scan(args: argparse.Namespace) -> int:
-    if list(args.configs).count("-") > 1:
-        raise UsageError("standard input (-) can be given only once")
+    _refuse_stdin_twice(args.configs)
     # Every list is checked before the report is opened: a bad list never truncates a report.
     endpoints = load(args.configs, Settings(timeout=args.timeout, retries=args.retries))
     _refuse_report_over_a_list(args.output, endpoints.files)

@@ -133,6 +133,7 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert snisweep("scan").returncode == 2
     assert snisweep("scan", "x.yaml", "--concurrency", "0").returncode == 2
     assert snisweep("scan", "x.yaml", "--timeout", "nan").returncode == 2
+    assert snisweep("validate", "-", "-", stdin="endpoints: []\n").returncode == 2
     result = snisweep("scan", str(tmp_path / "nope.yaml"))
     assert result.returncode == 2
     assert "nope.yaml" in result.stderr
