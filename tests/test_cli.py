@@ -9,7 +9,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,30 @@ def snisweep(
         timeout=timeout,
         check=False,
     )
+
+
+@contextmanager
+def running(*args: str, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[str]]:
+    """``snisweep ARGS`` in the background, killed at the end if it is still running."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "snisweep", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -156,34 +181,10 @@ def test_interrupt_leaves_complete_rows(lab: Lab, tmp_path: Path, signum: int) -
     config = tmp_path / "slow.yaml"
     config.write_text(yaml.safe_dump({"defaults": {"timeout": 30}, "endpoints": fast + slow}))
     report = tmp_path / "partial.csv"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "snisweep",
-            "scan",
-            str(config),
-            "-o",
-            str(report),
-            "--concurrency",
-            "6",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if report.exists() and report.read_text().count("\n") >= 1 + len(fast):
-                break
-            time.sleep(0.05)
+    with running("scan", str(config), "-o", str(report), "--concurrency", "6") as process:
+        wait_until(lambda: report.exists() and report.read_text().count("\n") > len(fast))
         process.send_signal(signum)
         _, stderr = process.communicate(timeout=20)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert process.returncode == 130, stderr
     rows = read_csv(report)
     assert len(rows) == len(fast)
@@ -202,24 +203,12 @@ def test_demo_shows_every_verdict(tmp_path: Path) -> None:
 
 
 def test_lab_command_prints_a_scannable_yaml_and_stops_on_sigint() -> None:
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "snisweep", "lab"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
+    with running("lab", env=dict(os.environ, PYTHONUNBUFFERED="1")) as process:
         assert process.stderr is not None
         banner = process.stderr.readline()
         assert "Ctrl-C" in banner
         process.send_signal(signal.SIGINT)
         stdout, _ = process.communicate(timeout=20)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert process.returncode == 0
     document = yaml.safe_load(stdout)
     assert len(document["endpoints"]) >= 10
@@ -304,25 +293,13 @@ def test_a_second_interrupt_is_not_a_crash(lab: Lab, tmp_path: Path) -> None:
         )
     )
     report = tmp_path / "r.csv"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "snisweep", "scan", str(config), "-o", str(report)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while not report.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+    with running("scan", str(config), "-o", str(report)) as process:
+        wait_until(report.exists)
         time.sleep(0.2)
         for _ in range(3):
             process.send_signal(signal.SIGINT)
             time.sleep(0.01)
         _, stderr = process.communicate(timeout=20)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert read_csv(report) == []
@@ -339,35 +316,13 @@ def test_a_list_that_breaks_during_the_scan_exits_3(lab: Lab, tmp_path: Path) ->
     ]
     config.write_text("defaults: {timeout: 3, retries: 0}\nendpoints:\n" + "".join(lines))
     report = tmp_path / "r.csv"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "snisweep",
-            "scan",
-            str(config),
-            "-o",
-            str(report),
-            "--concurrency",
-            "1",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not report.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
+    with running("scan", str(config), "-o", str(report), "--concurrency", "1") as process:
+        wait_until(report.exists)
         # The first endpoint holds the only slot for 3 s: break the list behind the reader.
         with config.open("r+") as f:
             f.seek(100_000)  # past what the reader has buffered, well before the end
             f.write("  - {host: [unclosed\n" * 1000)
         _, stderr = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert process.returncode == 3, stderr
     assert "changed during the scan" in stderr
     assert "Traceback" not in stderr
