@@ -248,7 +248,7 @@ def _run_scan(args: argparse.Namespace) -> int:
             "before that:\n" + "\n".join(str(problem) for problem in exc.problems)
         ) from exc
     if not args.quiet:
-        _err(_summary(outcome, args.output))
+        _err(_summary(outcome, writer.name))
     if outcome.interrupted:
         _err("snisweep: interrupted; the report holds every row completed so far")
         return EXIT_INTERRUPTED
@@ -342,11 +342,10 @@ async def _show_progress(tally: Tally, total: int, started: float) -> None:
         await anyio.sleep(0.25)
 
 
-def _summary(outcome: _Outcome, output: str) -> str:
+def _summary(outcome: _Outcome, where: str) -> str:
     tally = outcome.tally
     counts = ", ".join(f"{verdict.value} {tally.verdicts[verdict]}" for verdict in Verdict)
     rate = tally.total / outcome.elapsed if outcome.elapsed > 0 else 0.0
-    where = "standard output" if output == "-" else output  # as ReportWriter.name says it
     return (
         f"snisweep: {tally.total} endpoint(s) in {outcome.elapsed:.1f} s ({rate:.1f}/s): "
         f"{counts}; report: {where}"
@@ -386,7 +385,7 @@ def _run_demo(args: argparse.Namespace) -> int:
         outcome = _run_async(_scan_to_report, endpoints, writer, Limits(), None, records)
     expected = {(s.host, s.port): (s.verdict, s.reason) for s in lab.scenarios}
     _print_table(records, list(expected), sys.stdout)
-    _err(_summary(outcome, args.output or "the table above"))
+    _err(_summary(outcome, writer.name if writer else "the table above"))
     if outcome.interrupted:
         return EXIT_INTERRUPTED
     surprises = [r for r in records if expected.get((r.host, r.port)) != (r.verdict, r.reason)]
