@@ -49,6 +49,7 @@ COLUMNS: tuple[str, ...] = (
     "attempts",
     "elapsed_ms",
     "scanned_at",
+    "shard",
 )
 
 Cell = str | int | bool | tuple[str, ...] | None
@@ -86,6 +87,7 @@ class Record:
     attempts: int
     elapsed_ms: int
     scanned_at: str
+    shard: str | None = None  # "I/N" when the scan covered one shard of the list
 
     def cells(self) -> tuple[Cell, ...]:
         """The values in ``COLUMNS`` order."""
@@ -102,6 +104,7 @@ def build(
     attempts: int,
     elapsed_ms: int,
     scanned_at: datetime,
+    shard: str | None = None,
 ) -> Record:
     """The row for an endpoint. ``with_sni`` is None when no probe could be made (DNS)."""
     sni_hs = with_sni if isinstance(with_sni, Handshake) else None
@@ -140,6 +143,7 @@ def build(
         attempts=attempts,
         elapsed_ms=elapsed_ms,
         scanned_at=timestamp(scanned_at),
+        shard=shard,
     )
 
 
