@@ -61,7 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         for problem in exc.problems:
             _err(str(problem))
-        _err(f"snisweep: {len(exc.problems)} problem(s) found; nothing was scanned")
+        consequence = "nothing was written" if args.command == "merge" else "nothing was scanned"
+        _err(f"snisweep: {len(exc.problems)} problem(s) found; {consequence}")
         return exc.exit_code
     except SnisweepError as exc:
         _err(f"snisweep: {exc}")
@@ -118,6 +119,22 @@ def _parser() -> argparse.ArgumentParser:
         "-o", "--output", metavar="PATH", help="also write the report here (.csv or .jsonl)"
     )
     demo.set_defaults(command="demo", run=_run_demo)
+
+    merge = commands.add_parser(
+        "merge", help="combine shard reports into one report, refusing overlaps and mismatches"
+    )
+    merge.add_argument("reports", nargs="+", metavar="REPORT", help="CSV or JSONL report")
+    merge.add_argument(
+        "-o", "--output", default="-", metavar="PATH", help="merged report file, or - (default)"
+    )
+    merge.add_argument(
+        "--format",
+        type=Format,
+        choices=list(Format),
+        help="csv or jsonl (default: from the extension of -o, else csv)",
+    )
+    merge.add_argument("--quiet", action="store_true", help="no summary on standard error")
+    merge.set_defaults(command="merge", run=_run_merge)
 
     lab = commands.add_parser(
         "lab", help="run the embedded lab servers in the foreground and print a YAML to scan them"
@@ -365,6 +382,19 @@ def _run_async(function: Callable[[*_Args], Awaitable[_T]], *args: *_Args) -> _T
     except* SnisweepError as group:
         # Task groups wrap what their tasks raise; the user wants the error, not the wrapping.
         raise first_leaf(group) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# merge
+
+
+def _run_merge(args: argparse.Namespace) -> int:
+    from snisweep.merge import merge  # noqa: PLC0415 - only this command reads reports
+
+    summary = merge(args.reports, args.output, args.format)
+    if not args.quiet:
+        _err(f"snisweep merge: {summary}")
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------------------------------------
