@@ -321,6 +321,17 @@ def covers(certificate: Certificate, identity: str) -> bool:
 class _Patterns:
     dns: tuple[DNSPattern, ...]  # from dNSName entries, or from CNs when the CN fallback applies
     ip: tuple[IPAddressPattern, ...]
+    # A name can match a pattern only if it equals one, or if its part after the first label
+    # equals a wildcard's: checked first, since most names match none of a certificate's
+    # patterns and building service_identity's DNS_ID costs more than the whole check.
+    names: frozenset[str]
+    wildcard_tails: frozenset[str]
+
+    def may_match(self, name: str) -> bool:
+        if not name.isascii():
+            return True  # not ours to judge: DNS_ID decides
+        name = name.strip().lower()
+        return name in self.names or name.partition(".")[2] in self.wildcard_tails
 
 
 @functools.lru_cache(maxsize=_COVERS_CACHE_SIZE)
@@ -333,7 +344,10 @@ def _covers(certificate: Certificate, identity: str) -> bool:
         ip_id = IPAddress_ID(address)
         return any(ip_id.verify(pattern) for pattern in patterns.ip)
     try:
-        dns_id = DNS_ID(_to_ascii(identity.removesuffix(".")))
+        name = _to_ascii(identity.removesuffix("."))
+        if not patterns.may_match(name):
+            return False
+        dns_id = DNS_ID(name)
     except (ValueError, UnicodeError):
         return False
     return any(dns_id.verify(pattern) for pattern in patterns.dns)
@@ -351,7 +365,13 @@ def _patterns(certificate: Certificate) -> _Patterns:
         names = ()
     dns = tuple(p for p in map(_dns_pattern, names) if p is not None)
     ip = tuple(p for p in map(_ip_pattern, certificate.ip_addresses) if p is not None)
-    return _Patterns(dns=dns, ip=ip)
+    texts = [p.pattern.decode("ascii") for p in dns]
+    return _Patterns(
+        dns=dns,
+        ip=ip,
+        names=frozenset(texts),
+        wildcard_tails=frozenset(t.partition(".")[2] for t in texts if "*" in t),
+    )
 
 
 def _dns_pattern(entry: str) -> DNSPattern | None:
@@ -384,6 +404,8 @@ def _ip_identity(identity: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address
         text = text[1:-1]
     # Certificates carry no zone, so "fe80::1%eth0" is compared as "fe80::1".
     text = text.partition("%")[0]
+    if ":" not in text and not text[-1:].isdigit():
+        return None  # a host name: an IPv4 literal ends in a digit, an IPv6 one has a colon
     try:
         return ipaddress.ip_address(text)
     except ValueError:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import importlib.util
 import io
+import itertools
 import math
 import os
 import shutil
 import signal
+import socket
 import sys
 import textwrap
 import time
@@ -24,10 +27,11 @@ from typing import Any, TextIO, TypeVar, TypeVarTuple
 
 import anyio
 from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectSendStream
 
-from snisweep import __version__
+from snisweep import __version__, workers
 from snisweep.certs import printable
-from snisweep.config import RETRIES_RANGE, TIMEOUT_MAX, Settings, load
+from snisweep.config import RETRIES_RANGE, TIMEOUT_MAX, ListFormat, Settings, load
 from snisweep.errors import (
     ConfigError,
     ListChangedError,
@@ -38,14 +42,19 @@ from snisweep.errors import (
 from snisweep.model import Endpoint, Verdict
 from snisweep.probe import TLSProber
 from snisweep.record import Record
-from snisweep.report import Format, ReportWriter, Tally, drain, format_for
+from snisweep.report import Format, RecordSink, ReportWriter, Tally, drain, format_for
 from snisweep.scan import Limits, Scanner
+from snisweep.shard import Shard, from_environment, parse_shard
 
 EXIT_OK = 0
 EXIT_FAIL_ON = 1
 EXIT_USAGE = 2
 EXIT_RUNTIME = 3
 EXIT_INTERRUPTED = 130
+
+WORKERS_MAX = 256
+#: Below this many endpoints per worker, another process costs more than it saves.
+ENDPOINTS_PER_WORKER = 200
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -86,7 +95,14 @@ def _parser() -> argparse.ArgumentParser:
     scan = commands.add_parser(
         "scan", help="scan the endpoints of one or more lists and write a report"
     )
-    scan.add_argument("configs", nargs="+", metavar="CONFIG", help="YAML file, directory or -")
+    scan.add_argument(
+        "configs",
+        nargs="+",
+        metavar="CONFIG",
+        help="endpoint list: YAML, text (.txt, .list) or CSV (.csv) file, directory of YAML "
+        "files, or - for standard input",
+    )
+    _add_list_format(scan)
     scan.add_argument(
         "-o", "--output", default="-", metavar="PATH", help="report file, or - (default)"
     )
@@ -104,12 +120,29 @@ def _parser() -> argparse.ArgumentParser:
         metavar="VERDICT,...",
         help="exit 1 when any endpoint gets one of these verdicts",
     )
+    scan.add_argument(
+        "--workers",
+        type=_whole_number(1, WORKERS_MAX),
+        metavar="N",
+        help="processes that share the scan and feed one report (default: one per core, "
+        f"and no more than one per {ENDPOINTS_PER_WORKER} endpoints; never more than "
+        "--concurrency)",
+    )
+    scan.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="I/N",
+        help="scan only shard I of N (counting from 1), a stable 1/N of the endpoints; default: "
+        "from JOB_COMPLETION_INDEX (0-based) and SNISWEEP_SHARD_COUNT when set (Kubernetes "
+        "Indexed Jobs)",
+    )
     scan.add_argument("--quiet", action="store_true", help="no summary on standard error")
     scan.add_argument("--no-progress", action="store_true", help="no progress bar")
     scan.set_defaults(command="scan", run=_run_scan)
 
     validate = commands.add_parser("validate", help="check endpoint lists and count endpoints")
     validate.add_argument("configs", nargs="+", metavar="CONFIG")
+    _add_list_format(validate)
     validate.set_defaults(command="validate", run=_run_validate)
 
     demo = commands.add_parser(
@@ -132,6 +165,11 @@ def _parser() -> argparse.ArgumentParser:
         type=Format,
         choices=list(Format),
         help="csv or jsonl (default: from the extension of -o, else csv)",
+    )
+    merge.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="merge shard reports even when some shards of 1..N are in none of them",
     )
     merge.add_argument("--quiet", action="store_true", help="no summary on standard error")
     merge.set_defaults(command="merge", run=_run_merge)
@@ -176,6 +214,23 @@ def _add_scan_options(parser: argparse.ArgumentParser) -> None:
         help="extra attempts for a probe that fails; it counts as failed only when every "
         f"attempt failed (default {settings.retries})",
     )
+
+
+def _add_list_format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--stdin-format",
+        type=ListFormat,
+        choices=list(ListFormat),
+        default=ListFormat.YAML,
+        help="the format of a list read from standard input (-) (default: yaml)",
+    )
+
+
+def _shard(text: str) -> Shard:
+    try:
+        return parse_shard(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -226,7 +281,7 @@ def _refuse_stdin_twice(configs: Sequence[str]) -> None:
 
 def _run_validate(args: argparse.Namespace) -> int:
     _refuse_stdin_twice(args.configs)
-    endpoints = load(args.configs)
+    endpoints = load(args.configs, stdin_format=args.stdin_format)
     duplicates = f", {endpoints.duplicates} duplicate(s) skipped" if endpoints.duplicates else ""
     files = len(endpoints.files)
     print(
@@ -240,6 +295,16 @@ def _run_validate(args: argparse.Namespace) -> int:
 
 
 @dataclass(frozen=True, slots=True)
+class _Job:
+    """What one scan process is to do."""
+
+    endpoints: Iterable[Endpoint]
+    limits: Limits
+    shard: str | None = None  # the report's ``shard`` column
+    progress_total: int | None = None  # show a progress bar towards this many endpoints
+
+
+@dataclass(frozen=True, slots=True)
 class _Outcome:
     tally: Tally
     elapsed: float
@@ -248,22 +313,28 @@ class _Outcome:
 
 def _run_scan(args: argparse.Namespace) -> int:
     _refuse_stdin_twice(args.configs)
+    shard: Shard | None = args.shard if args.shard is not None else from_environment(os.environ)
     # Every list is checked before the report is opened: a bad list never truncates a report.
-    endpoints = load(args.configs, Settings(timeout=args.timeout, retries=args.retries))
+    endpoints = load(
+        args.configs,
+        Settings(timeout=args.timeout, retries=args.retries),
+        stdin_format=args.stdin_format,
+        select=shard.slice.holds if shard is not None else None,
+    )
     _refuse_report_over_a_list(args.output, endpoints.files)
     writer = ReportWriter(args.output, format_for(args.output, args.format))
     limits = Limits(concurrency=args.concurrency, per_host=args.per_host)
     show_progress = not (args.quiet or args.no_progress) and sys.stderr.isatty()
+    progress_total = endpoints.count if show_progress else None
+    job = _Job(endpoints, limits, _label(shard), progress_total)
+    processes = min(_worker_count(args.workers, endpoints.count), limits.concurrency)
     try:
-        outcome = _run_async(
-            _scan_to_report, endpoints, writer, limits, endpoints.count if show_progress else None
-        )
+        if processes > 1:
+            outcome = _scan_in_workers(job, processes, writer)
+        else:
+            outcome = _run_async(_scan_to_report, job, writer)
     except ConfigError as exc:
-        # The lists are read again while scanning (to keep memory flat); one changed since.
-        raise ListChangedError(
-            "an endpoint list changed during the scan; the report holds the rows finished "
-            "before that:\n" + "\n".join(str(problem) for problem in exc.problems)
-        ) from exc
+        raise _list_changed(exc) from exc
     if not args.quiet:
         _err(_summary(outcome, writer.name))
     if outcome.interrupted:
@@ -272,6 +343,127 @@ def _run_scan(args: argparse.Namespace) -> int:
     if any(outcome.tally.verdicts[verdict] for verdict in args.fail_on):
         return EXIT_FAIL_ON
     return EXIT_OK
+
+
+def _label(shard: Shard | None) -> str | None:
+    return str(shard) if shard is not None else None
+
+
+def _list_changed(exc: ConfigError) -> ListChangedError:
+    # The lists are read again while scanning (to keep memory flat); one changed since.
+    return ListChangedError(
+        "an endpoint list changed during the scan; the report holds the rows finished "
+        "before that:\n" + "\n".join(str(problem) for problem in exc.problems)
+    )
+
+
+def _worker_count(requested: int | None, endpoints: int) -> int:
+    """How many processes to scan with: as asked, else one per core but not more than the
+    list keeps busy; always one where workers cannot be forked."""
+    if not workers.can_fork():
+        return 1
+    if requested is not None:
+        return requested
+    return max(1, min(workers.available_cores(), endpoints // ENDPOINTS_PER_WORKER))
+
+
+def _scan_in_workers(job: _Job, count: int, writer: ReportWriter) -> _Outcome:
+    """Scan with ``count`` forked workers and write what they send into ``writer``.
+
+    Worker ``i`` takes endpoints ``i``, ``i + count``, ``i + 2 * count``... of the list: every
+    worker reads the same validated lists in the same order (a list that changes meanwhile ends
+    the scan), so the parts are disjoint, cover the list, and differ in size by one at most. The
+    limits are shared out: together the workers keep at most ``concurrency`` endpoints in flight,
+    and about ``per_host`` connections per address.
+    """
+    limits = job.limits
+    share = Limits(
+        concurrency=-(-limits.concurrency // count), per_host=-(-limits.per_host // count)
+    )
+
+    def work(index: int, channel: socket.socket) -> int:
+        mine = itertools.islice(job.endpoints, index, None, count)
+        return _work(_Job(mine, share, job.shard), workers.ChannelWriter(channel))
+
+    started = workers.start(count, work)
+    try:
+        outcome = _run_async(_collect, started, writer, job.progress_total)
+    finally:
+        codes = workers.reap(started)
+    # A worker that our own SIGTERM ended before it had set its handlers stopped as asked.
+    stopped = {EXIT_OK, EXIT_INTERRUPTED} | (
+        {128 + signal.SIGTERM} if outcome.interrupted else set()
+    )
+    failed = sorted((index, code) for index, code in codes.items() if code not in stopped)
+    if failed:
+        which = ", ".join(f"worker {index + 1} (exit code {code})" for index, code in failed)
+        problem = (
+            f"{which} of {count} stopped before the end; {writer.name} holds the rows finished "
+            "so far, without the endpoints left to that worker"
+        )
+        if not outcome.interrupted:
+            raise SnisweepError(problem)
+        _err(f"snisweep: {problem}")
+    return outcome
+
+
+def _work(job: _Job, sink: RecordSink) -> int:
+    """A worker process: scan its endpoints into ``sink``; returns the exit code."""
+    try:
+        outcome = _run_async(_scan_to_report, job, sink)
+    except ConfigError as exc:
+        _err(f"snisweep: {_list_changed(exc)}")
+        return EXIT_RUNTIME
+    except SnisweepError as exc:
+        _err(f"snisweep: {exc}")
+        return exc.exit_code
+    return EXIT_INTERRUPTED if outcome.interrupted else EXIT_OK
+
+
+async def _collect(
+    started: Sequence[workers.Worker], writer: ReportWriter, progress_total: int | None
+) -> _Outcome:
+    """The parent of workers: write the records they send, pass signals on to them."""
+    tally = Tally()
+    begun = time.monotonic()
+    interrupted = False
+    send, receive = anyio.create_memory_object_stream[Record](1024)
+
+    async def consume(records: Sequence[Record]) -> None:
+        await writer.write(records)
+        tally.add(records)
+
+    async def read(worker: workers.Worker, send: MemoryObjectSendStream[Record]) -> None:
+        async with send:
+            async for batch in workers.receive(worker):
+                for record in batch:
+                    await send.send(record)
+
+    def first_signal() -> None:
+        nonlocal interrupted
+        interrupted = True
+        workers.stop(started)
+
+    def second_signal() -> None:
+        workers.stop(started)
+        group.cancel_scope.cancel()
+
+    await writer.open()
+    try:
+        async with anyio.create_task_group() as group:
+            await group.start(_watch_signals, first_signal, second_signal)
+            async with send:
+                for worker in started:
+                    group.start_soon(read, worker, send.clone())
+            if progress_total is not None:
+                group.start_soon(_show_progress, tally, progress_total, begun)
+            await drain(receive, consume)
+            group.cancel_scope.cancel()
+    finally:
+        await writer.close()
+        if progress_total is not None:
+            sys.stderr.write("\r\x1b[K")
+    return _Outcome(tally, time.monotonic() - begun, interrupted)
 
 
 def _refuse_report_over_a_list(output: str, lists: Sequence[str]) -> None:
@@ -284,67 +476,77 @@ def _refuse_report_over_a_list(output: str, lists: Sequence[str]) -> None:
 
 
 async def _scan_to_report(
-    endpoints: Iterable[Endpoint],
-    writer: ReportWriter | None,
-    limits: Limits,
-    progress_total: int | None,
-    collected: list[Record] | None = None,
+    job: _Job, sink: RecordSink | None, collected: list[Record] | None = None
 ) -> _Outcome:
-    """Scan into ``writer`` (and ``collected``); SIGINT and SIGTERM stop the scan but keep
+    """Scan into ``sink`` (and ``collected``); SIGINT and SIGTERM stop the scan but keep
     every row already finished."""
     tally = Tally()
 
     async def consume(records: Sequence[Record]) -> None:
-        if writer is not None:
-            await writer.write(records)
+        if sink is not None:
+            await sink.write(records)
         if collected is not None:
             collected.extend(records)
         tally.add(records)
 
-    scanner = Scanner(TLSProber(), limits=limits)
+    scanner = Scanner(TLSProber(), limits=job.limits, shard=job.shard)
     started = time.monotonic()
     interrupted = False
-    send, receive = anyio.create_memory_object_stream[Record](limits.concurrency)
-    if writer is not None:
-        await writer.open()
+    send, receive = anyio.create_memory_object_stream[Record](job.limits.concurrency)
+    scan_scope = anyio.CancelScope()
+
+    def first_signal() -> None:
+        nonlocal interrupted
+        interrupted = True
+        scan_scope.cancel()
+
+    def second_signal() -> None:  # asked twice: stop waiting for buffered rows too
+        group.cancel_scope.cancel()
+
+    if sink is not None:
+        await sink.open()
     try:
         async with anyio.create_task_group() as group:
-            scan_scope = anyio.CancelScope()
 
             async def run_scanner() -> None:
                 with scan_scope:
-                    await scanner.run(endpoints, send)
+                    await scanner.run(job.endpoints, send)
                 send.close()  # after a cancel too, so that the rows already sent are written
 
-            async def watch_signals(*, task_status: TaskStatus[None]) -> None:
-                nonlocal interrupted
-                try:
-                    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                        task_status.started()
-                        async for _ in signals:
-                            if interrupted:  # asked twice: stop waiting for buffered rows too
-                                group.cancel_scope.cancel()
-                            interrupted = True
-                            scan_scope.cancel()
-                finally:
-                    if interrupted:
-                        # The process is on its way out; one more Ctrl-C must not raise
-                        # KeyboardInterrupt in the middle of the clean-up.
-                        signal.signal(signal.SIGINT, signal.SIG_IGN)
-                        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-
-            await group.start(watch_signals)
+            await group.start(_watch_signals, first_signal, second_signal)
             group.start_soon(run_scanner)
-            if progress_total is not None:
-                group.start_soon(_show_progress, tally, progress_total, started)
+            if job.progress_total is not None:
+                group.start_soon(_show_progress, tally, job.progress_total, started)
             await drain(receive, consume)
             group.cancel_scope.cancel()
     finally:
-        if writer is not None:
-            await writer.close()
-        if progress_total is not None:
+        if sink is not None:
+            await sink.close()
+        if job.progress_total is not None:
             sys.stderr.write("\r\x1b[K")
     return _Outcome(tally, time.monotonic() - started, interrupted)
+
+
+async def _watch_signals(
+    first: Callable[[], None], again: Callable[[], None], *, task_status: TaskStatus[None]
+) -> None:
+    """Call ``first`` on the first SIGINT or SIGTERM and ``again`` on every later one."""
+    interrupted = False
+    try:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            task_status.started()
+            async for _ in signals:
+                if interrupted:
+                    again()
+                else:
+                    interrupted = True
+                    first()
+    finally:
+        if interrupted:
+            # The process is on its way out; one more Ctrl-C must not raise KeyboardInterrupt
+            # in the middle of the clean-up.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 async def _show_progress(tally: Tally, total: int, started: float) -> None:
@@ -377,6 +579,11 @@ def _run_async(function: Callable[[*_Args], Awaitable[_T]], *args: *_Args) -> _T
     backend_options: dict[str, Any] = {}
     if importlib.util.find_spec("uvloop") is not None:  # the optional `fast` extra
         backend_options["use_uvloop"] = True
+    # A scan allocates many short-lived objects and almost no cycles: the modules loaded so far
+    # are set aside from collection for good, and the youngest generation is collected less
+    # often (Python's default of 700 allocations would collect hundreds of times a second).
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
     try:
         return anyio.run(function, *args, backend_options=backend_options)
     except* SnisweepError as group:
@@ -391,7 +598,7 @@ def _run_async(function: Callable[[*_Args], Awaitable[_T]], *args: *_Args) -> _T
 def _run_merge(args: argparse.Namespace) -> int:
     from snisweep.merge import merge  # noqa: PLC0415 - only this command reads reports
 
-    summary = merge(args.reports, args.output, args.format)
+    summary = merge(args.reports, args.output, args.format, allow_missing=args.allow_missing)
     if not args.quiet:
         _err(f"snisweep merge: {summary}")
     return EXIT_OK
@@ -412,7 +619,7 @@ def _run_demo(args: argparse.Namespace) -> int:
         )
         writer = ReportWriter(args.output, format_for(args.output, None)) if args.output else None
         records: list[Record] = []
-        outcome = _run_async(_scan_to_report, endpoints, writer, Limits(), None, records)
+        outcome = _run_async(_scan_to_report, _Job(endpoints, Limits()), writer, records)
     expected = {(s.host, s.port): (s.verdict, s.reason) for s in lab.scenarios}
     _print_table(records, list(expected), sys.stdout)
     _err(_summary(outcome, writer.name if writer else "the table above"))

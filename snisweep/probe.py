@@ -4,23 +4,29 @@ A probe never raises for network trouble: whatever happens becomes an observatio
 ``Handshake`` or a ``Failure`` named by the phase that failed. Library exceptions are mapped to
 failures in one place, ``failure_from``, at this edge.
 
-The handshake runs over an ``ssl.MemoryBIO`` pair on a plain anyio TCP stream rather than through
-a TLS stream wrapper, so that every way a server can say no stays distinct: a fatal alert
-(``ssl.SSLError`` with the alert in its reason), a TCP reset (``ConnectionResetError``), a close
-(end of stream), bytes that are not TLS, or silence (the timeout).
+The handshake runs over an ``ssl.MemoryBIO`` pair rather than through a TLS stream wrapper, so
+that every way a server can say no stays distinct: a fatal alert (``ssl.SSLError`` with the alert
+in its reason), a TCP reset (``ConnectionResetError``), a close (end of stream), bytes that are
+not TLS, or silence (the timeout).
+
+It is driven by the event loop's callbacks (an ``asyncio.Protocol`` on the loop anyio runs on,
+uvloop when installed): each batch of bytes from the server is fed to OpenSSL and the answer
+written back within the same callback, and the waiting task wakes once, when the probe has
+settled. Handshakes are most of snisweep's work, so the probe must add as little as possible to
+OpenSSL's own cost: no task, stream object or cancel scope per read.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import os
 import ssl
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Protocol, cast
 
 import anyio
-import anyio.abc
 
 from snisweep.certs import inspect
 from snisweep.model import Failure, FailureKind, Handshake, Observation
@@ -50,6 +56,8 @@ def client_context() -> ssl.SSLContext:
         context.set_ciphers("DEFAULT:@SECLEVEL=0")
     # Servers without secure renegotiation (RFC 5746) still exist behind old integrations.
     context.options |= getattr(ssl, "OP_LEGACY_SERVER_CONNECT", 0x4)
+    # A probe never resumes a session: a TLS 1.2 server need not make a ticket for it.
+    context.options |= ssl.OP_NO_TICKET
     return context
 
 
@@ -62,54 +70,95 @@ class TLSProber:
     async def __call__(
         self, address: str, port: int, server_name: str | None, timeout: float
     ) -> Observation:
-        stream: anyio.abc.SocketStream | None = None
-        connected = False
+        loop = asyncio.get_running_loop()
+        handshake = _Handshake(self._context, server_name, loop.create_future())
+        transport: asyncio.BaseTransport | None = None
         with anyio.move_on_after(timeout):
             try:
-                stream = await anyio.connect_tcp(address, port)
-                connected = True
-                return await self._handshake(stream, server_name)
-            except Exception as exc:  # every network failure becomes an observation
-                return failure_from(exc, connected=connected)
+                transport, _ = await loop.create_connection(lambda: handshake, address, port)
+            except OSError as exc:
+                return failure_from(exc, connected=False)
+            try:
+                return await handshake.settled
             finally:
-                if stream is not None:
-                    await anyio.aclose_forcefully(stream)
-        if connected:
+                transport.abort()
+        if transport is not None:
             return Failure(FailureKind.HANDSHAKE_TIMEOUT, f"no handshake within {timeout:g} s")
         return Failure(FailureKind.CONNECT_TIMEOUT, f"no TCP connection within {timeout:g} s")
 
-    async def _handshake(
-        self, stream: anyio.abc.SocketStream, server_name: str | None
-    ) -> Handshake:
-        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+
+class _Handshake(asyncio.Protocol):
+    """One client handshake, fed by the event loop; ``settled`` gets its observation."""
+
+    __slots__ = ("_incoming", "_outgoing", "_tls", "_transport", "settled")
+
+    def __init__(
+        self,
+        context: ssl.SSLContext,
+        server_name: str | None,
+        settled: asyncio.Future[Observation],
+    ) -> None:
+        self._incoming = ssl.MemoryBIO()
+        self._outgoing = ssl.MemoryBIO()
         # server_hostname=None is what sends no SNI at all; a name sends it (never verified here).
-        tls = self._context.wrap_bio(incoming, outgoing, server_hostname=server_name)
-        while True:
-            try:
-                tls.do_handshake()
-                break
-            except ssl.SSLWantReadError:
-                pass  # awaiting outside the except block keeps this error out of __context__
-            if outgoing.pending:
-                await stream.send(outgoing.read())
-            try:
-                data = await stream.receive()
-            except anyio.EndOfStream:
-                incoming.write_eof()
-            else:
-                incoming.write(data)
+        self._tls = context.wrap_bio(self._incoming, self._outgoing, server_hostname=server_name)
+        self._transport: asyncio.Transport | None = None
+        self.settled = settled
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports do not subclass asyncio's, but they have the same methods.
+        self._transport = cast("asyncio.Transport", transport)
+        self._step()  # the ClientHello
+
+    def data_received(self, data: bytes) -> None:
+        self._incoming.write(data)
+        self._step()
+
+    def eof_received(self) -> bool:
+        self._incoming.write_eof()
+        self._step()  # OpenSSL names the close: an EOF in the middle of a handshake
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is None:
+            self._settle(Failure(FailureKind.CLOSED, "the server closed the connection"))
+        else:
+            self._settle(failure_from(exc, connected=True))
+
+    def _step(self) -> None:
+        if self.settled.done():
+            return
+        try:
+            self._tls.do_handshake()
+        except ssl.SSLWantReadError:
+            self._flush()
+            return
+        except Exception as exc:  # every TLS failure becomes an observation
+            self._settle(failure_from(exc, connected=True))
+            return
         # Send our last flight (the client Finished) so that the server sees a completed
         # handshake and does not log a failed one for every probe.
-        if outgoing.pending:
-            with contextlib.suppress(anyio.BrokenResourceError, OSError):
-                await stream.send(outgoing.read())
-        der = tls.getpeercert(binary_form=True)
-        cipher = tls.cipher()
-        return Handshake(
-            tls_version=tls.version() or "",
-            cipher=cipher[0] if cipher else "",
-            certificate=inspect(der) if der else None,
-        )
+        self._flush()
+        try:
+            der = self._tls.getpeercert(binary_form=True)
+            cipher = self._tls.cipher()
+            observation: Observation = Handshake(
+                tls_version=self._tls.version() or "",
+                cipher=cipher[0] if cipher else "",
+                certificate=inspect(der) if der else None,
+            )
+        except Exception as exc:  # a bug here must settle the probe, not leave it waiting
+            observation = failure_from(exc, connected=True)
+        self._settle(observation)
+
+    def _flush(self) -> None:
+        if self._outgoing.pending and self._transport is not None:
+            # A failed write is reported by the loop through connection_lost.
+            self._transport.write(self._outgoing.read())
+
+    def _settle(self, observation: Observation) -> None:
+        if not self.settled.done():
+            self.settled.set_result(observation)
 
 
 # OpenSSL's reason codes for answers that are not TLS at all (an HTTP server, an SSH banner...).

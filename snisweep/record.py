@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -91,7 +93,11 @@ class Record:
 
     def cells(self) -> tuple[Cell, ...]:
         """The values in ``COLUMNS`` order."""
-        return tuple(getattr(self, column) for column in COLUMNS)
+        cells: tuple[Cell, ...] = _CELLS(self)
+        return cells
+
+
+_CELLS = operator.attrgetter(*COLUMNS)
 
 
 def build(
@@ -149,6 +155,12 @@ def build(
 
 def timestamp(moment: datetime) -> str:
     """ISO 8601 in UTC with a ``Z``, to the second, as every time in the report is written."""
+    # Rows finish by the hundreds per second and certificates repeat: format each second once.
+    return _timestamp(moment.replace(microsecond=0))
+
+
+@functools.lru_cache(maxsize=1024)
+def _timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -164,25 +176,26 @@ def _error(observation: Observation | None) -> str | None:
     return str(observation) if isinstance(observation, Failure) else None
 
 
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection). The
+# apostrophe is the marker itself: text that starts with one gets a second, so that reading a
+# cell back (``snisweep merge``) can always drop exactly one, and a spreadsheet shows the text.
+_NEUTRALISED_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "'")
 
 
 def csv_cell(value: Cell) -> str:
     """The text of one CSV cell. Text that a spreadsheet would run as a formula is neutralised
     with a leading apostrophe; our own numbers are written as numbers."""
-    match value:
-        case None:
-            return ""
-        case bool():
-            return "true" if value else "false"
-        case int():
-            return str(value)
-        case tuple():
-            text = ";".join(value)
-        case str():
-            text = value
-    if text.startswith(_FORMULA_STARTS):
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, tuple):
+        text = ";".join(value)
+    elif isinstance(value, bool):
+        return "true" if value else "false"
+    else:
+        return str(value)
+    if text.startswith(_NEUTRALISED_STARTS):
         return "'" + text
     return text
 

@@ -104,6 +104,16 @@ class Tally:
         self.verdicts.update(record.verdict for record in records)
 
 
+class RecordSink(Protocol):
+    """Where a scan's records go: a ``ReportWriter``, or a worker's channel to its parent."""
+
+    @property
+    def name(self) -> str: ...
+    async def open(self) -> None: ...
+    async def write(self, records: Sequence[Record]) -> None: ...
+    async def close(self) -> None: ...
+
+
 class ReportWriter:
     """Writes records to a path, or to standard output for ``-``, always in UTF-8.
 
@@ -176,12 +186,16 @@ async def drain(
     consume: Callable[[Sequence[Record]], Awaitable[None]],
     *,
     batch: int = 256,
+    linger: float = 0.02,
 ) -> None:
-    """Pass every record from ``receive`` to ``consume`` until the stream closes, in batches of
-    whatever is already waiting (one write and one flush per batch, not per row)."""
+    """Pass every record from ``receive`` to ``consume`` until the stream closes, in batches:
+    ``linger`` seconds after the first record of a batch, all those waiting join it (one write,
+    one flush and one thread hop per batch, not per row, at no visible cost in latency)."""
     async with receive:
         async for record in receive:
             records = [record]
+            if linger:
+                await anyio.sleep(linger)
             while len(records) < batch:
                 try:
                     records.append(receive.receive_nowait())

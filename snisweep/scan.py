@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -70,28 +70,49 @@ class Limits:
 
 
 class _AddressLimiter:
-    """A capacity limiter per address, dropped when unused so that memory does not grow with
-    the list."""
+    """At most ``per_address`` holders per address, first come first served.
+
+    Taking a free slot does not yield to the event loop: the limit is almost never reached, and
+    a probe is cheap enough that a checkpoint per acquisition would be a visible part of its
+    cost. Entries are dropped when unused, so that memory does not grow with the list.
+    """
 
     def __init__(self, per_address: int) -> None:
         self._per_address = per_address
-        self._limiters: dict[str, tuple[anyio.CapacityLimiter, int]] = {}
+        self._held: dict[str, int] = {}
+        self._waiting: dict[str, deque[anyio.Event]] = {}
 
-    @asynccontextmanager
-    async def hold(self, address: str) -> AsyncIterator[None]:
-        limiter, users = self._limiters.get(address, (None, 0))
-        if limiter is None:
-            limiter = anyio.CapacityLimiter(self._per_address)
-        self._limiters[address] = (limiter, users + 1)
+    async def acquire(self, address: str) -> None:
+        held = self._held.get(address, 0)
+        if held < self._per_address:
+            self._held[address] = held + 1
+            return
+        turn = anyio.Event()
+        self._waiting.setdefault(address, deque()).append(turn)
         try:
-            async with limiter:
-                yield
-        finally:
-            _, users = self._limiters[address]
-            if users == 1:
-                del self._limiters[address]
+            await turn.wait()  # release() hands its slot over before it sets the event
+        except BaseException:
+            if turn.is_set():  # handed a slot, then cancelled before using it: pass it on
+                self.release(address)
             else:
-                self._limiters[address] = (limiter, users - 1)
+                waiting = self._waiting[address]
+                waiting.remove(turn)
+                if not waiting:
+                    del self._waiting[address]
+            raise
+
+    def release(self, address: str) -> None:
+        waiting = self._waiting.get(address)
+        if waiting:
+            waiting.popleft().set()  # the slot goes to the next in line; ``held`` is unchanged
+            if not waiting:
+                del self._waiting[address]
+            return
+        held = self._held[address] - 1
+        if held:
+            self._held[address] = held
+        else:
+            del self._held[address]
 
 
 class Scanner:
@@ -102,10 +123,13 @@ class Scanner:
         prober: Prober,
         resolver: Resolver = resolve,
         limits: Limits = Limits(),
+        *,
+        shard: str | None = None,
     ) -> None:
         self._prober = prober
         self._resolver = resolver
         self._limits = limits
+        self._shard = shard  # the report's ``shard`` column
         self._addresses = _AddressLimiter(limits.per_host)
 
     async def run(
@@ -117,12 +141,12 @@ class Scanner:
         endpoints already started still finish and send their records before the error is
         raised: no row that was begun is lost.
         """
-        slots = anyio.Semaphore(self._limits.concurrency)
+        slots = _Slots(self._limits.concurrency)
         pending = iter(endpoints)
         failure: Exception | None = None
         async with send, anyio.create_task_group() as group:
             while True:
-                await slots.acquire()
+                await slots.take()
                 try:
                     endpoint = next(pending)
                 except StopIteration:
@@ -135,13 +159,13 @@ class Scanner:
             raise failure
 
     async def _run_one(
-        self, endpoint: Endpoint, send: MemoryObjectSendStream[Record], slots: anyio.Semaphore
+        self, endpoint: Endpoint, send: MemoryObjectSendStream[Record], slots: _Slots
     ) -> None:
         try:
             record = await self.scan_endpoint(endpoint)
             await send.send(record)
         finally:
-            slots.release()
+            slots.give()
 
     async def scan_endpoint(self, endpoint: Endpoint) -> Record:
         """The record for one endpoint. Never raises except for cancellation."""
@@ -166,6 +190,7 @@ class Scanner:
                 attempts=attempts,
                 elapsed_ms=_elapsed_ms(started),
                 scanned_at=scanned_at,
+                shard=self._shard,
             )
         except Exception as exc:  # a bug for one endpoint must not stop the scan
             bug = first_leaf(exc)
@@ -187,6 +212,7 @@ class Scanner:
                 attempts=0,
                 elapsed_ms=_elapsed_ms(started),
                 scanned_at=scanned_at,
+                shard=self._shard,
             )
 
     async def _address(self, endpoint: Endpoint) -> str | Failure:
@@ -229,12 +255,36 @@ class Scanner:
         while True:
             attempts += 1
             made.count += 1
-            async with self._addresses.hold(target.address):
+            await self._addresses.acquire(target.address)
+            try:
                 observation = await self._prober(
                     target.address, endpoint.port, server_name, endpoint.timeout
                 )
+            finally:
+                self._addresses.release(target.address)
             if not isinstance(observation, Failure) or attempts > endpoint.retries:
                 return Probed(observation, attempts)
+
+
+class _Slots:
+    """Endpoints in flight, for the one task that starts them: taking a free slot does not yield
+    to the event loop, only waiting for one does."""
+
+    def __init__(self, total: int) -> None:
+        self._free = total
+        self._opened: anyio.Event | None = None
+
+    async def take(self) -> None:
+        while not self._free:
+            self._opened = anyio.Event()
+            await self._opened.wait()
+        self._free -= 1
+
+    def give(self) -> None:
+        self._free += 1
+        if self._opened is not None:
+            self._opened.set()
+            self._opened = None
 
 
 @dataclass

@@ -267,8 +267,10 @@ def test_a_file_size_limit_never_leaves_half_a_row(lab: Lab, tmp_path: Path) -> 
     def limit_file_size() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (6000, 6000))
 
+    # One endpoint at a time, so that rows come in several small batches.
+    command = ["scan", str(config), "-o", str(report), "--concurrency", "1"]
     result = subprocess.run(
-        [sys.executable, "-m", "snisweep", "scan", str(config), "-o", str(report)],
+        [sys.executable, "-m", "snisweep", *command],
         capture_output=True,
         text=True,
         timeout=60,
@@ -327,3 +329,137 @@ def test_a_list_that_breaks_during_the_scan_exits_3(lab: Lab, tmp_path: Path) ->
     assert "changed during the scan" in stderr
     assert "Traceback" not in stderr
     assert report.read_bytes().endswith(b"\r\n")
+
+
+# --- workers and shards ------------------------------------------------------------------------
+
+
+def _mixed_list(lab: Lab, path: Path, refused: int) -> list[tuple[str, int]]:
+    """The lab's scenarios and ``refused`` endpoints that fail at once; returns every key."""
+    port = next(s for s in lab.scenarios if s.name == "refused").port
+    extra: list[dict[str, str | int]] = [
+        {"host": f"r{i}.lab.test", "address": "127.0.0.1", "port": port} for i in range(refused)
+    ]
+    lab_list = yaml.safe_load(lab.config_yaml(timeout=0.5, retries=1))
+    lab_list["endpoints"] += extra
+    path.write_text(yaml.safe_dump(lab_list), encoding="utf-8")
+    return [(s.host, s.port) for s in lab.scenarios] + [
+        (f"r{i}.lab.test", port) for i in range(refused)
+    ]
+
+
+def _keys(rows: list[dict[str, str]]) -> list[tuple[str, int]]:
+    return sorted((r["host"], int(r["port"])) for r in rows)
+
+
+def test_workers_feed_one_report_with_every_row_once(lab: Lab, tmp_path: Path) -> None:
+    config = tmp_path / "mixed.yaml"
+    keys = _mixed_list(lab, config, refused=600)
+    one, two = tmp_path / "one.csv", tmp_path / "two.csv"
+    assert snisweep("scan", str(config), "-o", str(one), "--workers", "1").returncode == 0
+    result = snisweep("scan", str(config), "-o", str(two), "--workers", "2")
+    assert result.returncode == 0, result.stderr
+    assert f"{len(keys)} endpoint(s)" in result.stderr
+    rows = read_csv(two)  # every line a whole row of the right width
+    assert _keys(rows) == sorted(keys)
+    verdicts = {(r["host"], r["port"]): (r["verdict"], r["reason"]) for r in read_csv(one)}
+    assert {(r["host"], r["port"]): (r["verdict"], r["reason"]) for r in rows} == verdicts
+    assert all(r["shard"] == "" for r in rows)
+
+    result = snisweep("scan", str(config), "-o", "-", "--format", "jsonl", "--workers", "3")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert sorted((r["host"], r["port"]) for r in map(json.loads, lines)) == sorted(keys)
+
+
+def test_shards_cover_the_list_once_and_merge_back(lab: Lab, tmp_path: Path) -> None:
+    config = tmp_path / "mixed.yaml"
+    keys = _mixed_list(lab, config, refused=300)
+    reports = [tmp_path / f"shard-{n}.csv" for n in (1, 2, 3)]
+    for number, report in zip((1, 3), (reports[0], reports[2]), strict=True):
+        result = snisweep("scan", str(config), "-o", str(report), "--shard", f"{number}/3")
+        assert result.returncode == 0, result.stderr
+    # Shard 2 as a Kubernetes Indexed Job pod runs it: from the environment, counting from 0.
+    env = {**os.environ, "JOB_COMPLETION_INDEX": "1", "SNISWEEP_SHARD_COUNT": "3"}
+    with running("scan", str(config), "-o", str(reports[1]), env=env) as process:
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+
+    shards = [read_csv(report) for report in reports]
+    assert all(shards), "300 endpoints in three shards: none is empty"
+    for number, rows in enumerate(shards, start=1):
+        assert {r["shard"] for r in rows} == {f"{number}/3"}
+    assert sorted(k for rows in shards for k in _keys(rows)) == sorted(keys)
+
+    merged = tmp_path / "all.csv"
+    result = snisweep("merge", *map(str, reports), "-o", str(merged))
+    assert result.returncode == 0, result.stderr
+    assert _keys(read_csv(merged)) == sorted(keys)
+
+
+def test_a_half_set_shard_environment_is_a_usage_error(lab_yaml: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "JOB_COMPLETION_INDEX": "0"}
+    env.pop("SNISWEEP_SHARD_COUNT", None)
+    report = tmp_path / "r.csv"
+    with running("scan", str(lab_yaml), "-o", str(report), env=env) as process:
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert "SNISWEEP_SHARD_COUNT" in stderr
+    assert not report.exists()
+    assert snisweep("scan", str(lab_yaml), "--shard", "0/2").returncode == 2
+
+
+# --per-host: the silent servers must not hold every slot to 127.0.0.1.
+TWO_WORKERS = ("--concurrency", "12", "--workers", "2", "--per-host", "64")
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as f:
+        return [int(child) for child in f.read().split()]
+
+
+def _slow_list(lab: Lab, path: Path) -> int:
+    same = next(s for s in lab.scenarios if s.name == "same-certificate")
+    silent = next(s for s in lab.scenarios if s.name == "silent")
+    fast = [{"host": f"f{i}.lab.test", "address": "127.0.0.1", "port": same.port} for i in range(6)]
+    slow = [
+        {"host": f"s{i}.lab.test", "address": "127.0.0.1", "port": silent.port} for i in range(12)
+    ]
+    path.write_text(yaml.safe_dump({"defaults": {"timeout": 30}, "endpoints": fast + slow}))
+    return len(fast)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupting_workers_leaves_complete_rows(lab: Lab, tmp_path: Path, signum: int) -> None:
+    config = tmp_path / "slow.yaml"
+    fast = _slow_list(lab, config)
+    report = tmp_path / "partial.csv"
+    args = ("scan", str(config), "-o", str(report), *TWO_WORKERS)
+    with running(*args) as process:
+        wait_until(lambda: report.exists() and report.read_text().count("\n") > fast)
+        assert len(_children(process.pid)) == 2
+        process.send_signal(signum)  # to the parent alone, as cron or Kubernetes would
+        _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 130, stderr
+    rows = read_csv(report)
+    assert sorted(r["host"] for r in rows) == sorted(f"f{i}.lab.test" for i in range(fast))
+    assert "interrupted" in stderr
+    assert "Traceback" not in stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc")
+def test_a_worker_that_dies_fails_the_scan_but_keeps_the_rows(lab: Lab, tmp_path: Path) -> None:
+    config = tmp_path / "slow.yaml"
+    fast = _slow_list(lab, config)
+    report = tmp_path / "partial.csv"
+    args = ("scan", str(config), "-o", str(report), *TWO_WORKERS)
+    with running(*args) as process:
+        wait_until(lambda: report.exists() and report.read_text().count("\n") > fast)
+        os.kill(_children(process.pid)[0], signal.SIGKILL)
+        process.send_signal(signal.SIGTERM)  # the other worker is waiting for silent servers
+        _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 130, stderr
+    assert "worker" in stderr
+    assert "exit code 137" in stderr
+    assert len(read_csv(report)) == fast

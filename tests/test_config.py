@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 import re
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from snisweep.config import EndpointList, Settings, load, parse_endpoint_string
+from snisweep.config import (
+    EndpointList,
+    ListFormat,
+    Settings,
+    format_of,
+    load,
+    parse_endpoint_string,
+)
 from snisweep.errors import ConfigError, Problem
 from snisweep.model import Endpoint
 
@@ -623,17 +635,39 @@ def test_iteration_may_stop_early(tmp_path: Path) -> None:
         (
             "endpoints:\n  - https://${HOST}/x\n",
             2,
-            "invalid host '${HOST}': looks like an unfilled template",
+            "unresolved template variable '${HOST}' in 'https://${HOST}/x'",
+        ),
+        (
+            "endpoints:\n  - https://{{env}}.example.com/api\n",
+            2,
+            "unresolved template variable '{{env}}' in 'https://{{env}}.example.com/api'",
+        ),
+        (
+            "endpoints:\n  - https://api.example.com:{{ port }}/\n",
+            2,
+            "unresolved template variable '{{ port }}'",
         ),
         (
             "endpoints:\n  - '{{ host }}:443'\n",
             2,
-            "invalid host '{{ host }}': looks like an unfilled template",
+            "unresolved template variable '{{ host }}' in '{{ host }}:443'",
         ),
+        ("endpoints:\n  - '%HOST%'\n", 2, "unresolved template variable '%HOST%'"),
+        ("endpoints:\n  - $HOST:8443\n", 2, "unresolved template variable '$HOST'"),
         (
             "endpoints:\n  - host: ${HOST}\n",
             2,
-            "invalid host '${HOST}': looks like an unfilled template",
+            "invalid host '${HOST}': unresolved template variable '${HOST}'",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    sni: '{{ sni }}'\n",
+            3,
+            "invalid sni '{{ sni }}': unresolved template variable '{{ sni }}'",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    address: ${IP}\n",
+            3,
+            "invalid address '${IP}': unresolved template variable '${IP}'",
         ),
         (
             "endpoints:\n  - host: a.example.com:8443\n",
@@ -835,45 +869,9 @@ def test_paths_must_be_a_sequence_of_strings() -> None:
         load("list.yaml")
 
 
-# --- the shortcuts agree with the general rules -----------------------------------------------
-# The reader takes shortcuts for speed (lists of 100,000 entries); these tests pin them to the
-# rules they stand in for.
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "api.example.com",
-        "api.example.com:8443",
-        "a",
-        "a1",
-        "1a",
-        "a.1b",
-        "a.b1",
-        "a.1",
-        "1.2.3.4",
-        "1.2.3.4:443",
-        "_a._b",
-        "-a-.example.com",
-        "xn--bcher-kva.example",
-        "a.example.com:65535",
-        "a.example.com:65536",
-        "a.example.com:99999",
-        "a.example.com:0443",
-        "a" * 63 + ".example.com",
-        ("a" * 63 + ".") * 3 + "a" * 61,
-        ("a" * 63 + ".") * 3 + "a" * 62,
-    ],
-)
-def test_the_host_shortcut_agrees_with_the_general_path(text: str) -> None:
-    from snisweep.config import _normalise_host, _simple_host_port
-
-    simple = _simple_host_port(text)
-    if simple is None:
-        return  # the general path decides alone
-    host, port = parse_endpoint_string(text)
-    assert simple == (_normalise_host(host)[0], port)
-    assert _normalise_host(host)[1] is False
+# --- the YAML scalar types ---------------------------------------------------------------------
+# Both YAML readers type plain scalars with snisweep.yaml_nodes, which stands in for PyYAML's
+# resolver (and its constructors) without their detours: these tests pin it to them.
 
 
 @pytest.mark.parametrize(
@@ -922,12 +920,20 @@ def test_the_host_shortcut_agrees_with_the_general_path(text: str) -> None:
     ],
 )
 def test_plain_scalars_resolve_as_the_safe_loader_does(text: str) -> None:
+    import yaml
     from yaml.nodes import ScalarNode
     from yaml.resolver import Resolver
 
-    from snisweep.config import _resolve_plain
+    from snisweep.yaml_nodes import MERGE, plain_scalar, resolve_plain
 
-    assert _resolve_plain(text) == Resolver().resolve(ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    assert resolve_plain(text) == Resolver().resolve(ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    if text == "<<":
+        assert plain_scalar(text, 1).value is MERGE
+    elif text == "=":  # PyYAML's 'value' type, which nobody means: a string here
+        assert plain_scalar(text, 1).value == "="
+    elif text != "host: x":
+        expected = yaml.safe_load(f"[{text}]" if text else "[]")
+        assert [plain_scalar(text, 1).value] == (expected or [None])
 
 
 @pytest.mark.parametrize(
@@ -947,3 +953,188 @@ def test_tags_and_labels_that_a_report_cannot_carry(
         load([str(path)])
     assert str(caught.value).startswith(f"{path}:2: ")
     assert message in str(caught.value)
+
+
+def test_normal_names_take_one_match() -> None:
+    from snisweep.endpoints import _normalise_host, normalise_host
+
+    labels = st.text(alphabet="abcxyz019_-.", min_size=1, max_size=70)
+
+    @settings(max_examples=500, deadline=None)
+    @given(st.lists(labels, min_size=1, max_size=5).map(".".join) | st.text(max_size=80))
+    def agree(text: str) -> None:
+        try:
+            general: tuple[str, bool] | str = _normalise_host(text, "host")
+        except ValueError as exc:
+            general = str(exc)
+        try:
+            quick: tuple[str, bool] | str = normalise_host(text)
+        except ValueError as exc:
+            quick = str(exc)
+        assert quick == general
+
+    agree()
+
+
+# --- list formats, standard input, selection --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("list.yaml", ListFormat.YAML),
+        ("list.YML", ListFormat.YAML),
+        ("list", ListFormat.YAML),
+        ("list.conf", ListFormat.YAML),
+        ("hosts.txt", ListFormat.TEXT),
+        ("hosts.LIST", ListFormat.TEXT),
+        ("cmdb.csv", ListFormat.CSV),
+        ("dir.csv/list.yaml", ListFormat.YAML),
+    ],
+)
+def test_format_of(name: str, expected: ListFormat) -> None:
+    assert format_of(name) is expected
+
+
+@pytest.mark.parametrize(
+    ("list_format", "text"),
+    [
+        (None, "- a.example.com\n- b.example.com:8443\n"),
+        (ListFormat.YAML, "endpoints: [a.example.com, 'b.example.com:8443']\n"),
+        (ListFormat.TEXT, "a.example.com\nb.example.com:8443  # comment\n"),
+        (ListFormat.CSV, "host,port\na.example.com,\nb.example.com,8443\n"),
+    ],
+)
+def test_standard_input_in_each_format(list_format: ListFormat | None, text: str) -> None:
+    endpoints = load(["-"], stdin=io.StringIO(text), stdin_format=list_format)
+    assert [(e.host, e.port) for e in endpoints] == [
+        ("a.example.com", 443),
+        ("b.example.com", 8443),
+    ]
+    assert all(e.origin.startswith("-:") for e in endpoints)
+
+
+def test_standard_input_problems_in_another_format() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(["-"], stdin=io.StringIO("a.example.com\nhttp://b\n"), stdin_format=ListFormat.TEXT)
+    assert [str(p) for p in caught.value.problems] == [
+        "-:2: http:// is not TLS; use https:// (default port 443) or host:port"
+    ]
+
+
+def test_formats_mix_and_duplicates_are_scanned_once(tmp_path: Path) -> None:
+    yaml_list = write(tmp_path, "a.yaml", "- a.example.com\n- {host: b.example.com, port: 8443}\n")
+    text_list = write(tmp_path, "b.txt", "A.example.com:443\nc.example.com\n")
+    csv_list = write(
+        tmp_path, "c.csv", "url,label\nhttps://b.example.com:8443/,B\nd.example.com,D\n"
+    )
+    endpoints = load([yaml_list, text_list, csv_list])
+    assert (endpoints.count, endpoints.total, endpoints.duplicates) == (4, 4, 2)
+    assert endpoints.files == (yaml_list, text_list, csv_list)
+    assert [(e.host, e.origin) for e in endpoints] == [
+        ("a.example.com", f"{yaml_list}:1"),
+        ("b.example.com", f"{yaml_list}:2"),
+        ("c.example.com", f"{text_list}:2"),
+        ("d.example.com", f"{csv_list}:3"),
+    ]
+
+
+def test_every_problem_of_every_format_is_reported(tmp_path: Path) -> None:
+    yaml_list = write(tmp_path, "a.yaml", "- a.example.com:0\n")
+    text_list = write(tmp_path, "b.txt", "ok.example.com\nhttps://{{env}}.example.com/api\n")
+    csv_list = write(tmp_path, "c.csv", "host,port\nok.example.com,1\nbad..example.com,x\n")
+    problems = problems_of([yaml_list, text_list, csv_list])
+    assert [(p.file, p.line) for p in problems] == [
+        (yaml_list, 1),
+        (text_list, 2),
+        (csv_list, 3),
+        (csv_list, 3),
+    ]
+
+
+def test_a_directory_holds_only_yaml_lists(tmp_path: Path) -> None:
+    write(tmp_path, "list.yaml", "- a.example.com\n")
+    write(tmp_path, "report.csv", "host,verdict\nb.example.com,required\n")
+    write(tmp_path, "notes.txt", "not an endpoint at all\n")
+    assert [e.host for e in load([str(tmp_path)])] == ["a.example.com"]
+
+
+def test_select_chooses_the_endpoints_of_a_shard(tmp_path: Path) -> None:
+    text = (
+        "- a.example.com\n- b.example.com\n- a.example.com\n"
+        "- {host: c.example.com, address: 192.0.2.1}\n"
+    )
+    path = write(tmp_path, "list.yaml", text)
+    calls: list[tuple[str, int, str | None]] = []
+
+    def select(host: str, port: int, address: str | None) -> bool:
+        calls.append((host, port, address))
+        return host != "b.example.com"
+
+    endpoints = load([path], select=select)
+    assert (endpoints.count, endpoints.total, endpoints.duplicates) == (2, 3, 1)
+    assert sorted(set(calls)) == [
+        ("a.example.com", 443, None),
+        ("b.example.com", 443, None),
+        ("c.example.com", 443, "192.0.2.1"),
+    ]
+    assert [(e.host, e.origin) for e in endpoints] == [
+        ("a.example.com", f"{path}:1"),
+        ("c.example.com", f"{path}:4"),
+    ]
+    assert len(list(endpoints)) == endpoints.count
+    everything = load([path])
+    assert (everything.count, everything.total) == (3, 3)
+
+
+def test_shards_cover_the_list_once(tmp_path: Path) -> None:
+    import zlib
+
+    lines = [f"- host{i}.example.com:{1 + i % 3}\n" for i in range(200)]
+    path = write(tmp_path, "list.yaml", "".join(lines + lines[:10]))
+
+    def shard(number: int) -> Callable[[str, int, str | None], bool]:
+        return lambda host, port, address: zlib.crc32(f"{host}:{port}".encode()) % 3 == number
+
+    shards = [load([path], select=shard(n)) for n in range(3)]
+    hosts = [(e.host, e.port) for endpoints in shards for e in endpoints]
+    assert len(hosts) == len(set(hosts)) == 200
+    assert sum(endpoints.count for endpoints in shards) == 200
+    assert all(endpoints.total == 200 for endpoints in shards)
+
+
+ENTRY_HOSTS = st.sampled_from(
+    [
+        "a.example.com",
+        "API.Example.com.",
+        "10.0.0.1",
+        "2001:db8::1",
+        "bücher.example",
+        "svc_x.example",
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ENTRY_HOSTS, st.none() | st.integers(min_value=1, max_value=65535), st.booleans())
+def test_every_format_reads_the_same_endpoint(host: str, port: int | None, url: bool) -> None:
+    bare = f"[{host}]" if ":" in host else host
+    string = f"{bare}:{port}" if port is not None else bare
+    if url:
+        string = f"https://{string}/path"
+    forms = {
+        "list.yaml": f"endpoints:\n  - '{string}'\n",
+        "list.txt": f"{string}\n",
+        "url.csv": f"url\n{string}\n",
+        "host.csv": f"host,port\n{host},{port or ''}\n",
+        "map.yaml": f"- host: '{host}'\n" + (f"  port: {port}\n" if port else ""),
+    }
+    if url and port is None:  # a URL names its port: https, 443
+        forms["host.csv"] = f"host,port\n{host},443\n"
+        forms["map.yaml"] = f"- host: '{host}'\n  port: 443\n"
+    with tempfile.TemporaryDirectory() as tmp:
+        found = set()
+        for name, text in forms.items():
+            (endpoint,) = load([write(Path(tmp), name, text)])
+            found.add(dataclasses.replace(endpoint, origin=""))
+    assert len(found) == 1, found

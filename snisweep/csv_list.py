@@ -1,0 +1,244 @@
+"""CSV endpoint lists: a header row, then one endpoint per row, as spreadsheets and CMDBs
+export them.
+
+I/O: reads the file it is handed (through the opener it is given), nothing else.
+
+::
+
+    Host,Port,Label,Tags,Owner,Location
+    api.example.com,8443,Public API,prod;api,team-a,eu-1
+    billing.example.org,,Billing SOAP,billing,team-b,eu-2
+
+    url,label
+    https://hr.example.net:9443/ws/soap,HR SOAP
+
+The columns are found by their header, case-insensitive, white space around it ignored; columns
+not named here are ignored (exports have many). Every cell is stripped; an empty cell sets
+nothing, so the command line's settings apply.
+
+- ``host``: a host name or IP address alone, as the ``host`` of a YAML mapping;
+  ``url``: an endpoint string (URL, ``host:port``, ``host``, ``[v6]:port``), as a line of a text
+  list. The header needs at least one of them. A row takes ``host`` when its host cell is not
+  empty, else ``url``.
+- ``port``: the port of a ``host``. Next to a ``url`` it may fill in a port the URL does not
+  give, or repeat the URL's; one that contradicts the URL is a problem.
+- ``address``, ``sni``, ``label``, ``timeout`` (seconds), ``retries``: as in YAML.
+- ``tags``: separated by ``;``, as the report joins them (so a report's tags read back).
+
+The delimiter is ``,``, or ``;`` or a tab when the header line has no comma but one of those
+(spreadsheets in many locales write ``;``). UTF-8, with or without the byte order mark that
+spreadsheets write. Rows of empty cells are skipped. A problem's line is the physical line
+where its row starts (a quoted cell may span lines).
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import re
+from collections.abc import Callable, Iterator
+from typing import BinaryIO, Final
+
+from snisweep.endpoints import (
+    PORT_RANGE,
+    RETRIES_RANGE,
+    Defaults,
+    Entry,
+    check_integer,
+    check_label,
+    check_seconds,
+    check_tag,
+    host_and_port,
+    host_name,
+    normalise_address,
+    show,
+    sni_name,
+    union,
+)
+from snisweep.errors import Problem
+
+__all__ = ["COLUMNS", "CsvReader"]
+
+#: The columns read; any other column is ignored.
+COLUMNS: Final = ("host", "url", "port", "address", "sni", "label", "tags", "timeout", "retries")
+_SECONDS: Final = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
+
+
+class CsvReader:
+    """One pass over one CSV list: iterating yields its valid entries and fills ``problems``."""
+
+    def __init__(self, name: str, open_stream: Callable[[], BinaryIO], base: Defaults) -> None:
+        self.name = name
+        self.defaults = base  # a CSV list has no defaults of its own
+        self.defaults_came_late = False
+        self.problems: list[Problem] = []
+        self._open = open_stream
+        self._bad_line = 0  # the last line that was not UTF-8 (reported already)
+
+    def _problem(self, line: int | None, message: str) -> None:
+        self.problems.append(Problem(self.name, line, message))
+
+    def __iter__(self) -> Iterator[Entry]:
+        self.problems = []
+        self._bad_line = 0
+        try:
+            with self._open() as stream:
+                yield from self._rows(self._lines(stream))
+        except FileNotFoundError:
+            self._problem(None, "no such file or directory")
+        except OSError as exc:
+            self._problem(None, f"cannot read: {(exc.strerror or str(exc)).lower()}")
+
+    def _lines(self, stream: BinaryIO) -> Iterator[str]:
+        for number, raw in enumerate(stream, 1):
+            try:
+                line = raw.decode()
+            except UnicodeDecodeError as exc:
+                self._problem(number, f"not valid UTF-8 text ({exc})")
+                self._bad_line = number
+                line = raw.decode(errors="replace")
+            yield line[1:] if number == 1 and line.startswith("\ufeff") else line
+
+    def _rows(self, lines: Iterator[str]) -> Iterator[Entry]:
+        blank = 0  # lines before the header, which the csv reader never sees
+        for first in lines:
+            if first.strip():
+                break
+            blank += 1
+        else:
+            self._problem(
+                None, "the file is empty; expected a header row naming a host or url column"
+            )
+            return
+        # The header line decides the delimiter; it is put back in front for the csv reader.
+        delimiter = ","
+        if "," not in first:
+            delimiter = ";" if ";" in first else "\t" if "\t" in first else ","
+        # strict: an unclosed quote would swallow the rows after it without a word
+        reader = csv.reader(itertools.chain((first,), lines), delimiter=delimiter, strict=True)
+        end = blank  # the last line of the last row read
+        try:
+            columns = self._columns(next(reader), blank + 1)
+            if columns is None:
+                return
+            end = blank + reader.line_num
+            for row in reader:
+                start, end = end + 1, blank + reader.line_num
+                if start <= self._bad_line or not any(cell.strip() for cell in row):
+                    continue
+                entry = self._row(row, columns, start)
+                if entry is not None:
+                    yield entry
+        except csv.Error as exc:
+            # the csv reader cannot go on after an error: the row where it stopped starts here
+            self._problem(end + 1, f"CSV: {exc}")
+
+    def _columns(self, header: list[str], line: int) -> dict[str, int] | None:
+        """Where each known column is, or None (reported) when the header cannot serve."""
+        positions: dict[str, int] = {}
+        names = [cell.strip().lower() for cell in header]
+        for index, name in enumerate(names):
+            if name not in COLUMNS:
+                continue
+            if name in positions:
+                self._problem(
+                    line,
+                    f"column {name!r} appears twice in the header "
+                    f"(columns {positions[name] + 1} and {index + 1})",
+                )
+                return None
+            positions[name] = index
+        if "host" not in positions and "url" not in positions:
+            found = ", ".join(repr(cell.strip()) for cell in header if cell.strip())
+            self._problem(
+                line,
+                "the header names no 'host' and no 'url' column "
+                f"(found: {show(found, 200) if found else 'nothing'}); is the first row a header?",
+            )
+            return None
+        return positions
+
+    def _row(self, row: list[str], columns: dict[str, int], line: int) -> Entry | None:
+        cells = {name: row[index].strip() for name, index in columns.items() if index < len(row)}
+        problems: list[str] = []
+        port = _integer(cells.get("port"), "port", *PORT_RANGE, problems)
+        name = sni = address = None
+        is_ip = False
+        host, url = cells.get("host"), cells.get("url")
+        try:
+            if host:
+                name, is_ip = host_name(host)
+            elif url:
+                try:
+                    name, url_port, is_ip = host_and_port(url)
+                except ValueError as exc:
+                    raise ValueError(f"url: {exc}") from None
+                if url_port is not None:
+                    if port is not None and port != url_port:
+                        problems.append(
+                            f"port {port} contradicts the url {show(url)} (port {url_port}); "
+                            "write the port in the url, or leave 'port' empty"
+                        )
+                    port = url_port
+            else:
+                which = " or ".join(repr(c) for c in ("host", "url") if c in columns)
+                problems.append(f"no {which} in this row")
+        except ValueError as exc:
+            problems.append(str(exc))
+        timeout = retries = None
+        tags: tuple[str, ...] = ()
+        label = ""
+        for key, text in cells.items():
+            if not text or key in ("host", "url", "port"):
+                continue
+            try:
+                if key == "address":
+                    address = normalise_address(text)
+                elif key == "sni":
+                    sni = sni_name(text)
+                elif key == "label":
+                    label = check_label(text)
+                elif key == "tags":
+                    tags = union((), (check_tag(tag) for tag in text.split(";") if tag.strip()))
+                elif key == "timeout":
+                    timeout = _seconds(text)
+                else:
+                    retries = _integer(text, "retries", *RETRIES_RANGE, problems)
+            except ValueError as exc:
+                problems.append(str(exc))
+        if problems or name is None:
+            self.problems.extend(Problem(self.name, line, message) for message in problems)
+            return None
+        defaults = self.defaults
+        return (
+            name,
+            defaults.port if port is None else port,
+            address,
+            sni if sni is not None else None if is_ip else name,
+            label,
+            tags,
+            defaults.timeout if timeout is None else timeout,
+            defaults.retries if retries is None else retries,
+            line,
+        )
+
+
+def _seconds(text: str) -> float:
+    if not _SECONDS.fullmatch(text):
+        raise ValueError(f"timeout: expected a number of seconds, found {show(text)}")
+    return check_seconds(float(text), text)
+
+
+def _integer(text: str | None, key: str, low: int, high: int, problems: list[str]) -> int | None:
+    """The integer in a cell, None for an empty cell or (reported in ``problems``) a bad one."""
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()):
+        problems.append(f"{key}: expected an integer {low}..{high}, found {show(text)}")
+        return None
+    try:
+        # the length test keeps int() away from absurdly long digit strings
+        return check_integer(int(text) if len(text) <= 20 else high + 1, text, key, low, high)
+    except ValueError as exc:
+        problems.append(str(exc))
+        return None

@@ -1,0 +1,471 @@
+"""What an endpoint in a list is made of: the rules every list format shares. Pure: no I/O.
+
+YAML strings, lines of a text list and the ``url`` column of a CSV list are all *endpoint
+strings* (``host``, ``host:port``, ``[v6]:port`` or a URL of a TLS scheme), read by
+``parse_endpoint_string`` and normalised by ``host_and_port``. The single values (a host name,
+an address, a port, a timeout, a tag) are checked here too, whatever format wrote them: each
+function returns the normalised value or raises ``ValueError`` with a message for the user.
+
+A list reader turns what it read into an ``Entry``: a plain tuple, because the validation pass
+needs only its key, and building an ``Endpoint`` costs more than reading the entry did.
+``digest`` stands in for ``Endpoint.key`` in de-duplication.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
+
+import idna
+
+__all__ = [
+    "LABEL_MAX",
+    "PORT_RANGE",
+    "RETRIES_RANGE",
+    "TIMEOUT_MAX",
+    "TLS_DEFAULT_PORTS",
+    "Defaults",
+    "Entry",
+    "check_integer",
+    "check_label",
+    "check_seconds",
+    "check_tag",
+    "digest",
+    "host_and_port",
+    "host_name",
+    "normalise_address",
+    "normalise_host",
+    "parse_endpoint_string",
+    "show",
+    "sni_name",
+    "string_entry",
+    "template_variable",
+    "union",
+]
+
+#: URL schemes that speak TLS from the first byte, with their default ports.
+TLS_DEFAULT_PORTS: Final[dict[str, int]] = {
+    "https": 443,
+    "wss": 443,
+    "ldaps": 636,
+    "smtps": 465,
+    "imaps": 993,
+    "pop3s": 995,
+    "ftps": 990,
+}
+# Plain-text schemes, each with the TLS scheme the user most likely meant.
+_PLAINTEXT_SCHEMES: Final = {
+    "http": "https",
+    "ws": "wss",
+    "ldap": "ldaps",
+    "smtp": "smtps",
+    "imap": "imaps",
+    "pop3": "pop3s",
+    "ftp": "ftps",
+}
+
+PORT_RANGE: Final = (1, 65535)
+TIMEOUT_MAX: Final = 300.0  # seconds; beyond this a probe is surely a typo (ms for s)
+RETRIES_RANGE: Final = (0, 10)
+LABEL_MAX: Final = 1000  # characters: a label is a name for people, not a document
+
+
+@dataclass(frozen=True, slots=True)
+class Defaults:
+    """The settings an entry gets for what it does not set itself: the command line's, with
+    the ``defaults`` of its YAML file applied."""
+
+    port: int
+    timeout: float
+    retries: int
+    tags: tuple[str, ...] = ()
+
+
+# One endpoint as a reader yields it:
+# (host, port, address, sni, label, tags, timeout, retries, line).
+Entry = tuple[str, int, str | None, str | None, str, tuple[str, ...], float, int, int]
+
+
+def digest(entry: Entry) -> bytes:
+    """A 128-bit stand-in for ``Endpoint.key``: smaller than the key, never equal by chance.
+
+    Hosts and names are never empty, hold no NUL and are lower case ('None' cannot be one).
+    """
+    raw = f"{entry[0]}\0{entry[1]}\0{entry[2]}\0{entry[3]}".encode()
+    return hashlib.blake2b(raw, digest_size=16).digest()
+
+
+def show(text: str, limit: int = 80) -> str:
+    """Quote user text for a message, cut so that one bad entry cannot flood the terminal."""
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+# --- endpoint strings -------------------------------------------------------------------------
+
+
+def parse_endpoint_string(text: str) -> tuple[str, int | None]:
+    """Split one endpoint written as a string into ``(host, port)``.
+
+    Accepted: ``host``, ``host:port``, ``[ipv6]``, ``[ipv6]:port``, a bare IPv6 address (a string
+    with more than one ``:`` is read as a whole as an IPv6 literal), and URLs of a TLS scheme
+    (``https://host:port/path``; see ``TLS_DEFAULT_PORTS`` for the port when none is given; the
+    user info, path, query and fragment are ignored).
+
+    The host is returned as written, stripped and without brackets; it is not checked here (see
+    ``normalise_host``). The port is ``None`` when the string names none. Raises ``ValueError``
+    with a message for the user when the string cannot be an endpoint.
+    """
+    text = text.strip()
+    if not text:
+        raise ValueError("empty host")
+    if "://" in text:
+        return _parse_url(text)
+    return _split_host_port(text, text)
+
+
+def host_and_port(text: str) -> tuple[str, int | None, bool]:
+    """An endpoint string read and normalised: ``(host, port or None, whether it is an IP)``.
+
+    Raises ``ValueError``; when the string holds a template variable that was never filled
+    (``https://{{env}}.example.com/``, ``${HOST}:443``), the message says so.
+    """
+    try:
+        host, port = parse_endpoint_string(text)
+        name, is_ip = normalise_host(host)
+    except ValueError:
+        # What is left of a template is often no valid host or port in some other way first:
+        # name the template, the real cause.
+        scheme, sep, rest = text.partition("://")
+        authority = scheme + sep + re.split(r"[/?#]", rest, maxsplit=1)[0] if sep else text
+        variable = template_variable(authority)
+        if variable is None:
+            raise
+        raise ValueError(
+            f"unresolved template variable {show(variable, 40)} in {show(text)}"
+        ) from None
+    return name, port, is_ip
+
+
+def string_entry(text: str, line: int, defaults: Defaults) -> Entry:
+    """The entry an endpoint string makes, with ``defaults``; raises ``ValueError``."""
+    host, port, is_ip = host_and_port(text)
+    return (
+        host,
+        defaults.port if port is None else port,
+        None,
+        None if is_ip else host,
+        "",
+        defaults.tags,
+        defaults.timeout,
+        defaults.retries,
+        line,
+    )
+
+
+def _parse_url(text: str) -> tuple[str, int]:
+    scheme, _, rest = text.partition("://")
+    scheme = scheme.lower()
+    if scheme in _PLAINTEXT_SCHEMES:
+        secure = _PLAINTEXT_SCHEMES[scheme]
+        raise ValueError(
+            f"{scheme}:// is not TLS; use {secure}:// (default port "
+            f"{TLS_DEFAULT_PORTS[secure]}) or host:port"
+        )
+    default_port = TLS_DEFAULT_PORTS.get(scheme)
+    if default_port is None:
+        known = ", ".join(TLS_DEFAULT_PORTS)
+        raise ValueError(
+            f"unsupported URL scheme {show(scheme + '://')}; use one of {known}, or host:port"
+        )
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    host_port = authority.rpartition("@")[2]  # user info never matters for a handshake
+    if not host_port.strip():
+        raise ValueError(f"empty host in URL {show(text)}")
+    if not host_port.startswith("[") and host_port.count(":") > 1:
+        raise ValueError(f"an IPv6 address in a URL needs brackets: {show(text)}")
+    host, port = _split_host_port(host_port, text)
+    return host, default_port if port is None else port
+
+
+def _split_host_port(text: str, whole: str) -> tuple[str, int | None]:
+    port: int | None = None
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise ValueError(f"missing ']' in {show(whole)}")
+        host, rest = text[1:end].strip(), text[end + 1 :]
+        if not host:
+            raise ValueError("empty host")
+        if not _is_ipv6(host):
+            raise ValueError(f"brackets are only for IPv6 addresses: {show(whole)}")
+        if rest:
+            if not rest.startswith(":"):
+                raise ValueError(f"unexpected {show(rest)} after ']' in {show(whole)}")
+            port = _parse_port(rest[1:], whole)
+        return host, port
+    colons = text.count(":")
+    if colons > 1:
+        if not _is_ipv6(text):
+            raise ValueError(
+                f"{show(whole)} is neither host:port nor an IPv6 address "
+                "(an IPv6 address with a port is written [address]:port)"
+            )
+        return text, None
+    host = text
+    if colons == 1:
+        host, _, port_text = text.partition(":")
+        port = _parse_port(port_text, whole)
+    host = host.strip()
+    if not host:
+        raise ValueError("empty host")
+    return host, port
+
+
+def _parse_port(text: str, whole: str) -> int:
+    if not text:
+        raise ValueError(f"missing port after ':' in {show(whole)}")
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(f"invalid port {show(text)} in {show(whole)}")
+    # the length test keeps int() away from absurdly long digit strings
+    port = int(text) if len(text) <= 5 else 0
+    if not PORT_RANGE[0] <= port <= PORT_RANGE[1]:
+        raise ValueError(f"port {text} is out of range 1..65535")
+    return port
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+# --- template variables -----------------------------------------------------------------------
+
+# The characters that give a template away; none of them can be part of a host name.
+_TEMPLATE_CHARS: Final = frozenset("${}%<>")
+# Jinja/Helm/Go {{ x }}, shell and Ansible ${X} and $X, Windows %X%, and <host> placeholders.
+_TEMPLATE_VARIABLE: Final = re.compile(
+    r"\{\{.*?\}\}|\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_][A-Za-z0-9_.-]*%"
+    r"|<[A-Za-z_][^<>]*>|\{[A-Za-z_][A-Za-z0-9_.-]*\}"
+)
+
+
+def template_variable(text: str) -> str | None:
+    """The first unfilled template variable in ``text`` (``{{env}}``, ``${HOST}``, ``%HOST%``,
+    ``$HOST``, ``<host>``, ``{host}``), or None."""
+    if _TEMPLATE_CHARS.isdisjoint(text):
+        return None
+    match = _TEMPLATE_VARIABLE.search(text)
+    return None if match is None else match.group()
+
+
+# --- host names and addresses -----------------------------------------------------------------
+
+# Underscores are not valid in host names, but internal DNS zones are full of them.
+_ASCII_NAME: Final = re.compile(r"(?:[a-z0-9_-]{1,63}\.)*[a-z0-9_-]{1,63}")
+# An IPv4 address as ipaddress writes it (no leading zeros): nothing to normalise.
+_OCTET: Final = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_IPV4: Final = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
+_NORMAL_NAME: Final = re.compile(r"[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*+")
+
+
+def normalise_host(text: str, what: str = "host") -> tuple[str, bool]:
+    """Return the normalised host and whether it is an IP literal, or raise ``ValueError``.
+
+    Names: stripped, one trailing dot dropped, lower case, IDNA A-labels; labels of letters,
+    digits, ``-`` and ``_`` of 1..63 characters, 253 at most in all. IP literals: the
+    compressed form. ``what`` names the value in messages (``host``, ``sni``).
+    """
+    # Most names are written as they are kept: one match says so. (Not a name that ends with a
+    # digit, which may be an IPv4 address, nor one with an A-label, which must be decoded.)
+    if (
+        len(text) <= 253
+        and not text[-1:].isdigit()
+        and "xn--" not in text
+        and _NORMAL_NAME.fullmatch(text)
+    ):
+        return text, False
+    return _normalise_host(text, what)
+
+
+def _normalise_host(text: str, what: str) -> tuple[str, bool]:
+    host = text.strip()
+    if host.endswith("."):
+        host = host[:-1]
+    if not host:
+        raise ValueError(f"empty {what}")
+    if not _TEMPLATE_CHARS.isdisjoint(host):
+        variable = template_variable(host)
+        if variable is not None:
+            raise ValueError(
+                f"invalid {what} {show(text)}: unresolved template variable {show(variable, 40)}"
+            )
+    name = host.lower()
+    if not name.isascii():
+        name = _to_a_labels(name, text, what)
+    if ":" in name:
+        try:
+            return ipaddress.IPv6Address(name).compressed, True
+        except ValueError:
+            raise ValueError(
+                f"invalid {what} {show(text)}: not an IPv6 address, and ':' cannot be part of "
+                "a name"
+            ) from None
+    last_label = name.rpartition(".")[2]
+    if last_label.isdigit():
+        # Resolvers read '10.1' or '1.2.3.010' as IPv4 in legacy notations: never a name.
+        if _CANONICAL_IPV4.fullmatch(name):
+            return name, True
+        try:
+            return ipaddress.IPv4Address(name).compressed, True
+        except ValueError:
+            raise ValueError(
+                f"invalid {what} {show(text)}: not an IPv4 address, and a name cannot end "
+                "with a numeric label"
+            ) from None
+    if len(name) > 253 or not _ASCII_NAME.fullmatch(name):
+        raise ValueError(f"invalid {what} {show(text)}: {_why_invalid_name(name)}")
+    if "xn--" in name:
+        for label in name.split("."):
+            if label.startswith("xn--"):
+                try:
+                    idna.ulabel(label)
+                except idna.IDNAError as exc:
+                    raise ValueError(
+                        f"invalid {what} {show(text)}: label {label!r}: {exc}"
+                    ) from None
+    return name, False
+
+
+def _to_a_labels(name: str, text: str, what: str) -> str:
+    # Label by label, so that a name can mix Unicode labels and labels with underscores
+    # (which IDNA itself refuses).
+    try:
+        mapped = idna.uts46_remap(name, std3_rules=False, transitional=False)
+        if mapped.endswith("."):  # an ideographic full stop at the end, mapped to '.'
+            mapped = mapped[:-1]
+        return ".".join(
+            label if label.isascii() else idna.encode(label, uts46=True).decode("ascii")
+            for label in mapped.split(".")
+        )
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise ValueError(f"invalid {what} {show(text)}: {exc}") from None
+
+
+def _why_invalid_name(name: str) -> str:
+    if len(name) > 253:
+        return f"longer than 253 characters ({len(name)})"
+    for label in name.split("."):
+        if not label:
+            return "empty label (two dots in a row, or a leading dot)"
+        if len(label) > 63:
+            return f"label {show(label, 20)} is longer than 63 characters"
+        for char in label:
+            if not (char.isascii() and (char.isalnum() or char in "-_")):
+                return f"{char!r} is not allowed (only letters, digits, '-' and '_')"
+    return "not a valid host name"  # pragma: no cover - the regular expression agrees
+
+
+def host_name(text: str, key: str = "host") -> tuple[str, bool]:
+    """A host written on its own, as the ``host`` and ``sni`` of a YAML mapping or a CSV row:
+    a name or an IP address (brackets allowed), no port, no URL. Returns what
+    ``normalise_host`` returns; raises ``ValueError``. ``key`` names the value in messages.
+    """
+    if not text.strip():
+        raise ValueError(f"empty {key}")
+    if "://" in text:
+        raise ValueError(
+            f"{key}: {show(text)} is a URL; give only the name here, and the port in 'port'"
+        )
+    host = text
+    if ":" in text or "[" in text:  # else there is no port and there are no brackets to drop
+        try:
+            host, port = parse_endpoint_string(text)
+        except ValueError as exc:
+            variable = template_variable(text)
+            if variable is None:
+                raise ValueError(f"{key}: {exc}") from None
+            raise ValueError(
+                f"{key}: unresolved template variable {show(variable, 40)} in {show(text)}"
+            ) from None
+        if port is not None:
+            raise ValueError(f"{key}: {show(text)} includes a port; use the 'port' key")
+    return normalise_host(host, key)
+
+
+def sni_name(text: str) -> str:
+    """The name to send as SNI: a DNS name, never an IP address; raises ``ValueError``."""
+    name, is_ip = host_name(text, "sni")
+    if is_ip:
+        raise ValueError(
+            f"sni must be a DNS name, not an IP address ({name}); "
+            "use 'address' to connect to an IP address"
+        )
+    return name
+
+
+def normalise_address(text: str) -> str:
+    """An IPv4 or IPv6 address (brackets allowed) in its compressed form; raises ``ValueError``."""
+    if _CANONICAL_IPV4.fullmatch(text):
+        return text
+    address = text.strip()
+    if address.startswith("[") and address.endswith("]"):
+        address = address[1:-1]
+    try:
+        return ipaddress.ip_address(address).compressed
+    except ValueError:
+        variable = template_variable(address)
+        if variable is not None:
+            raise ValueError(
+                f"invalid address {show(text)}: unresolved template variable {show(variable, 40)}"
+            ) from None
+        raise ValueError(
+            f"invalid address {show(text)}: expected an IPv4 or IPv6 address (without port)"
+        ) from None
+
+
+# --- the other values -------------------------------------------------------------------------
+
+
+def check_integer(value: int, text: str, key: str, low: int, high: int) -> int:
+    """``value`` (written as ``text``) when it is in ``low..high``; else ``ValueError``."""
+    if not low <= value <= high:
+        raise ValueError(f"{key} {text} is out of range {low}..{high}")
+    return value
+
+
+def check_seconds(value: float, text: str) -> float:
+    """A timeout in seconds (written as ``text``) as a float; ``ValueError`` when out of range."""
+    seconds = float(value)
+    if not 0 < seconds <= TIMEOUT_MAX:  # also refuses nan
+        raise ValueError(f"timeout {text} is out of range: more than 0, {TIMEOUT_MAX:g} at most")
+    return seconds
+
+
+def check_tag(tag: str) -> str:
+    """A tag, stripped; raises ``ValueError`` for an empty one or one a report cannot carry."""
+    tag = tag.strip()
+    if not tag:
+        raise ValueError("tags: empty tag")
+    if ";" in tag or not tag.isprintable():
+        # The CSV report joins tags with ';', and a tag is a word, not a text.
+        raise ValueError(f"tags: {tag!r} holds ';' or a control character")
+    return tag
+
+
+def union(first: tuple[str, ...], second: Iterable[str]) -> tuple[str, ...]:
+    """The tags of ``first``, then those of ``second``, each once."""
+    return tuple(dict.fromkeys((*first, *second)))
+
+
+def check_label(label: str, key: str = "label") -> str:
+    """A label as written; raises ``ValueError`` when it is too long for a report."""
+    if len(label) > LABEL_MAX:
+        raise ValueError(f"{key}: {len(label)} characters; {LABEL_MAX} at most")
+    return label

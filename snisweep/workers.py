@@ -1,0 +1,194 @@
+"""Worker processes: one scan split across processes that feed a single report. Does process and
+socket I/O.
+
+The parent validates the lists, then forks the workers: each inherits the validated lists (no
+second validation, no interpreter start-up, and the pages stay shared) and scans its own part of
+them, a ``snisweep.shard.Slice`` chosen by a stable hash, so that every endpoint is scanned by
+exactly one worker. A worker sends its finished records to the parent over a UNIX socket pair, in
+pickled batches of whole records; only the parent writes the report, so rows are never
+interleaved mid-line and none is written twice. Each worker is put in a process group of its own:
+a Ctrl-C at the terminal reaches the parent alone, which passes each signal on, so that SIGINT,
+SIGTERM (cron, Kubernetes) and a second signal mean the same as in a single process.
+
+Forking is only safe before any thread exists: ``can_fork`` says whether it may be done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+import traceback
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+
+import anyio
+import anyio.abc
+
+from snisweep.errors import OutputError
+from snisweep.record import Record
+
+_FRAME = struct.Struct("!I")  # the length of the pickled batch that follows
+_CRASHED = 70  # EX_SOFTWARE: a worker whose code raised
+
+
+@dataclass(frozen=True, slots=True)
+class Worker:
+    """A forked worker, as the parent sees it."""
+
+    index: int
+    pid: int
+    channel: socket.socket  # the parent's end of the socket pair
+
+
+def available_cores(cgroup: str = "/sys/fs/cgroup/cpu.max") -> int:
+    """The cores this process may use: its CPU affinity, and in a container the CPU limit of
+    its cgroup (v2), rounded up; a pod limited to 2 CPUs on a 64-core node gets 2, not 64."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
+    try:
+        with open(cgroup, encoding="ascii") as limit:
+            quota, _, period = limit.read().strip().partition(" ")
+        if quota != "max":
+            cores = min(cores, max(1, -(-int(quota) // int(period or "100000"))))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 limit here
+    return cores
+
+
+def can_fork() -> bool:
+    """Whether workers can be forked here: a POSIX system, and no thread running yet (a child
+    forked from a threaded process may inherit a lock held by a thread it does not have)."""
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
+def start(count: int, work: Callable[[int, socket.socket], int]) -> list[Worker]:
+    """Fork ``count`` workers; worker ``i`` runs ``work(i, its end of the socket pair)`` and
+    exits with the code it returns. Never returns in a worker."""
+    workers: list[Worker] = []
+    try:
+        for index in range(count):
+            ours, theirs = socket.socketpair()
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child's coverage is not collected
+                ours.close()
+                for earlier in workers:
+                    earlier.channel.close()
+                _run_child(index, theirs, work)
+            theirs.close()
+            workers.append(Worker(index, pid, ours))
+    except BaseException:
+        stop(workers, signal.SIGKILL)
+        reap(workers)
+        raise
+    return workers
+
+
+def _run_child(
+    index: int, channel: socket.socket, work: Callable[[int, socket.socket], int]
+) -> None:
+    code = _CRASHED
+    try:
+        os.setpgid(0, 0)  # out of the terminal's foreground group: signals come from the parent
+        code = work(index, channel)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stderr.flush()
+        os._exit(code)
+
+
+def stop(workers: Sequence[Worker], signum: int = signal.SIGTERM) -> None:
+    """Send ``signum`` to every worker still running."""
+    for worker in workers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker.pid, signum)
+
+
+def reap(workers: Sequence[Worker], grace: float = 10.0) -> dict[int, int]:
+    """Wait for the workers to exit and return each one's exit code by index (a worker killed by
+    a signal gets 128 + its number). One still running after ``grace`` seconds is killed."""
+    codes: dict[int, int] = {}
+    deadline = time.monotonic() + grace
+    pending = {worker.pid: worker for worker in workers}
+    while pending:
+        for pid, worker in list(pending.items()):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                codes[worker.index] = _exit_code(status)
+                del pending[pid]
+        if not pending:
+            break
+        if time.monotonic() > deadline:
+            stop(list(pending.values()), signal.SIGKILL)
+            deadline = float("inf")
+        time.sleep(0.01)
+    for worker in workers:
+        worker.channel.close()
+    return codes
+
+
+def _exit_code(status: int) -> int:
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.waitstatus_to_exitcode(status)
+
+
+class ChannelWriter:
+    """A worker's side of its socket: takes batches of records like a ``ReportWriter``."""
+
+    def __init__(self, channel: socket.socket) -> None:
+        self._channel = channel
+        self._stream: anyio.abc.SocketStream | None = None
+
+    @property
+    def name(self) -> str:
+        return "the parent process"
+
+    async def open(self) -> None:
+        self._stream = await anyio.abc.UNIXSocketStream.from_socket(self._channel)
+
+    async def write(self, records: Sequence[Record]) -> None:
+        assert self._stream is not None, "open() first"
+        payload = pickle.dumps(list(records), protocol=pickle.HIGHEST_PROTOCOL)
+        # Shielded like a report write: a batch that was begun is sent whole.
+        with anyio.CancelScope(shield=True):
+            try:
+                await self._stream.send(_FRAME.pack(len(payload)) + payload)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
+                raise OutputError("the parent process stopped reading") from exc
+
+    async def close(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            with anyio.CancelScope(shield=True), contextlib.suppress(OSError):
+                await stream.aclose()
+
+
+async def receive(worker: Worker) -> AsyncIterator[list[Record]]:
+    """The batches a worker sends, until it closes its end. A batch cut short (a worker that
+    died while sending) is dropped: the report only ever gets whole rows."""
+    stream = await anyio.abc.UNIXSocketStream.from_socket(worker.channel.dup())
+    buffer = bytearray()
+    async with stream:
+        while True:
+            try:
+                chunk = await stream.receive(1 << 16)
+            except (anyio.EndOfStream, anyio.BrokenResourceError):
+                return
+            buffer += chunk
+            while len(buffer) >= _FRAME.size:
+                (size,) = _FRAME.unpack_from(buffer)
+                end = _FRAME.size + size
+                if len(buffer) < end:
+                    break
+                records: list[Record] = pickle.loads(buffer[_FRAME.size : end])  # noqa: S301 - our own child
+                del buffer[:end]
+                yield records

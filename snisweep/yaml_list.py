@@ -1,0 +1,754 @@
+"""YAML endpoint lists: read one file into entries, or report every problem in it with its line.
+
+I/O: reads the file it is handed (through the opener it is given), nothing else.
+
+The format is described in the user contract, section "Endpoint lists (YAML)", and shown with
+every key in ``configs/example.yaml``::
+
+    defaults: {port: 443, timeout: 5, retries: 1, tags: [nightly]}   # all optional
+    endpoints:
+      - api.example.com                       # host, default port
+      - api.example.com:8443                  # host:port; [2001:db8::10]:443 for IPv6
+      - https://hr.example.net:9443/ws/soap   # URL of a TLS scheme: host and port
+      - host: billing.example.org             # mapping: host, port, address, sni, label,
+        port: 8443                            #          tags, timeout, retries
+
+A bare list at the top level is read as ``endpoints``. Each setting of an endpoint comes from,
+in order of precedence: the endpoint's own key, the ``defaults`` of the file it is listed in
+(they apply to that file only), then the command line. ``tags`` is the exception: an endpoint
+gets the union of the defaults' tags and its own, the defaults' first, without repeats.
+
+Lists with hundreds of thousands of entries are expected, so the document is never built as a
+whole: one small tree (``snisweep.yaml_nodes``) is built per entry, checked, and dropped. Two
+readers build those trees: ``snisweep.yaml_lines`` for the plain subset of YAML that generated
+lists use, several times faster, and libyaml's event stream for all of YAML. A file is read
+with the first; where it declines, the file is read again with the second, which skips the
+entries already yielded. What a tree means for an endpoint is decided here, once, for both.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Final
+
+import yaml
+from yaml.events import (
+    AliasEvent,
+    DocumentStartEvent,
+    Event,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
+
+from snisweep.endpoints import (
+    PORT_RANGE,
+    RETRIES_RANGE,
+    Defaults,
+    Entry,
+    check_integer,
+    check_label,
+    check_seconds,
+    check_tag,
+    host_name,
+    normalise_address,
+    show,
+    sni_name,
+    string_entry,
+    union,
+)
+from snisweep.errors import Problem
+from snisweep.yaml_lines import DEFAULTS, ENDPOINTS, ENTRY, Declined, read_parts
+from snisweep.yaml_nodes import (
+    MERGE,
+    STR_TAG,
+    Invalid,
+    Map,
+    MergeKey,
+    Node,
+    Scalar,
+    Seq,
+    UnsupportedTag,
+    construct,
+    describe,
+    resolve_plain,
+    short_tag,
+)
+
+try:
+    from yaml import CSafeLoader as _YamlLoader
+except ImportError:  # pragma: no cover - PyYAML built without libyaml: same events, slower
+    from yaml import SafeLoader as _YamlLoader  # type: ignore[assignment]
+
+__all__ = ["YamlReader"]
+
+_ENDPOINT_KEYS: Final = ("host", "port", "address", "sni", "label", "tags", "timeout", "retries")
+_ENDPOINT_KEY_SET: Final = frozenset(_ENDPOINT_KEYS)
+_DEFAULTS_KEYS: Final = ("port", "timeout", "retries", "tags")
+_TOP_KEYS: Final = ("defaults", "endpoints")
+_EXPECTED_TOP: Final = "a mapping with an 'endpoints' list (and optional 'defaults'), or a list"
+_TAG_PREFIX: Final = "tag:yaml.org,2002:"
+_SEQ_TAGS: Final = frozenset({None, "!", _TAG_PREFIX + "seq"})
+_MAP_TAGS: Final = frozenset({None, "!", _TAG_PREFIX + "map"})
+
+
+@dataclass(slots=True)
+class _Frame:
+    """A sequence or mapping whose end event has not come yet."""
+
+    start: SequenceStartEvent | MappingStartEvent
+    line: int
+    items: list[Node] = field(default_factory=list)
+    fields: dict[str, tuple[int, Node]] = field(default_factory=dict)
+    merge: tuple[int, Node] | None = None  # the value of '<<', applied at the end
+    key: tuple[int, str | MergeKey | None] | None = None  # a key waiting for its value
+    keys_ok: bool = True
+
+
+class YamlReader:
+    """One pass over one YAML list: iterating yields its valid entries and fills ``problems``.
+
+    ``base`` holds the command line's settings. ``known`` is the file's defaults found by an
+    earlier pass; without it the endpoints use the defaults seen so far, and
+    ``defaults_came_late`` tells when ``defaults`` followed ``endpoints`` (so that the caller
+    can count again with the right port). ``read_by_lines`` tells, after a whole pass, that the
+    line reader read all of it; with ``by_lines=False`` it is not tried.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        open_stream: Callable[[], BinaryIO],
+        base: Defaults,
+        known: Defaults | None = None,
+        *,
+        by_lines: bool = True,
+    ) -> None:
+        self.name = name
+        self.base = base
+        self.known = known
+        self.by_lines = by_lines
+        self.read_by_lines = False
+        self._open = open_stream
+        self._start()
+
+    def _start(self) -> None:
+        self.defaults = self.base
+        self.defaults_came_late = False
+        self.problems: list[Problem] = []
+        self._endpoints_read = False
+        self._anchors: dict[str, Node] = {}
+        self._skipped_anchors: set[str] = set()
+        self._get: Callable[[], Any] = _no_events
+        self._unions: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[str, ...]] = {}
+
+    def _problem(self, line: int | None, message: str) -> None:
+        self.problems.append(Problem(self.name, line, message))
+
+    def __iter__(self) -> Iterator[Entry]:
+        yielded = 0
+        if self.by_lines:
+            try:
+                for entry in self._read_lines():
+                    yield entry
+                    yielded += 1
+            except Exception:  # Declined, or whatever else it trips on: libyaml reads it all
+                self._start()
+            else:
+                self.read_by_lines = True
+                return
+        # The entries before the line reader declined are the same for libyaml.
+        for entry in self._read_events():
+            if yielded:
+                yielded -= 1
+            else:
+                yield entry
+        self.problems.sort(key=lambda p: -1 if p.line is None else p.line)
+
+    # -- the plain subset, line by line
+
+    def _read_lines(self) -> Iterator[Entry]:
+        defaults = self.defaults
+        with self._open() as stream:
+            for kind, node in read_parts(stream):
+                assert node is not None or kind == ENDPOINTS
+                if kind == ENTRY and node is not None:
+                    entry = self._endpoint(node, defaults)
+                    if entry is None:
+                        raise Declined(node.line)  # libyaml reports it, with every other one
+                    yield entry
+                elif kind == ENDPOINTS:
+                    self._endpoints_read = True
+                    defaults = self.defaults if self.known is None else self.known
+                elif kind == DEFAULTS and node is not None:
+                    self._read_defaults(node)
+                    if self.problems:
+                        raise Declined(node.line)
+
+    # -- all of YAML, from libyaml's events
+
+    def _read_events(self) -> Iterator[Entry]:
+        try:
+            with self._open() as stream:
+                loader = _YamlLoader(stream)
+                try:
+                    # get_event() rather than yaml.parse(): one call per event instead of three
+                    self._get = loader.get_event
+                    yield from self._document()
+                finally:
+                    self._get = _no_events
+                    loader.dispose()
+        except FileNotFoundError:
+            self._problem(None, "no such file or directory")
+        except OSError as exc:
+            self._problem(None, f"cannot read: {(exc.strerror or str(exc)).lower()}")
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            what = exc.problem or exc.context or "invalid YAML"
+            context = f" ({exc.context})" if exc.problem and exc.context else ""
+            self._problem(None if mark is None else mark.line + 1, f"YAML: {what}{context}")
+        except yaml.reader.ReaderError as exc:
+            self._problem(self._line_at(exc.position), _reader_message(exc))
+        except yaml.YAMLError as exc:
+            self._problem(None, f"YAML: {exc}")
+        except RecursionError:
+            self._problem(None, "YAML: nested too deeply")
+        except Exception as exc:  # untrusted input must never crash the program
+            self._problem(None, f"cannot read: {type(exc).__name__}: {exc}")
+
+    def _line_at(self, offset: int) -> int | None:
+        """The line of a byte offset, for the decoder's errors that come without a line."""
+        try:
+            with self._open() as stream:
+                return stream.read(max(offset, 0)).count(b"\n") + 1
+        except OSError:
+            return None
+
+    def _document(self) -> Iterator[Entry]:
+        get = self._get
+        get()  # StreamStartEvent
+        event = get()
+        if event is None or isinstance(event, StreamEndEvent):
+            self._problem(1, f"the file is empty; expected {_EXPECTED_TOP} of endpoints")
+            return
+        root = _next(get)  # after DocumentStartEvent
+        if isinstance(root, MappingStartEvent):
+            yield from self._top_mapping(root)
+        elif isinstance(root, SequenceStartEvent):
+            yield from self._endpoints(root)
+        else:
+            node = self._build(root)
+            if isinstance(node, Scalar) and node.value is None:
+                self._problem(node.line, f"the document is empty; expected {_EXPECTED_TOP}")
+            elif not isinstance(node, Invalid):
+                self._problem(node.line, f"expected {_EXPECTED_TOP}; found {describe(node)}")
+        _next(get)  # DocumentEndEvent
+        event = get()
+        if isinstance(event, DocumentStartEvent):
+            self._problem(
+                _line(event),
+                "a second YAML document ('---'); put every endpoint in one document",
+            )
+
+    def _top_mapping(self, start: MappingStartEvent) -> Iterator[Entry]:
+        if start.tag not in _MAP_TAGS:
+            self._problem(_line(start), f"unsupported YAML tag {short_tag(start.tag or '')!r}")
+        seen: dict[str, int] = {}
+        while not isinstance(event := _next(self._get), MappingEndEvent):
+            key = self._build(event)
+            name = self._key_name(key)
+            value_event = _next(self._get)
+            if not isinstance(name, str):
+                if name is MERGE:
+                    self._problem(key.line, "merge keys ('<<') are not allowed at the top level")
+                self._skip(value_event)
+            elif name in seen:
+                self._problem(key.line, f"duplicate key {name!r} (first at line {seen[name]})")
+                self._skip(value_event)
+            elif name == "defaults":
+                seen[name] = key.line
+                self._read_defaults(self._build(value_event))
+            elif name == "endpoints":
+                seen[name] = key.line
+                yield from self._endpoints(value_event)
+            else:
+                seen[name] = key.line
+                self._problem(key.line, _unknown_key(name, _TOP_KEYS, "at the top level"))
+                self._skip(value_event)
+        if "endpoints" not in seen:
+            self._problem(_line(start), "missing 'endpoints' (the list of endpoints)")
+
+    def _endpoints(self, event: Event) -> Iterator[Entry]:
+        self._endpoints_read = True
+        defaults = self.defaults if self.known is None else self.known
+        if not isinstance(event, SequenceStartEvent):
+            node = self._build(event)
+            if isinstance(node, Seq):  # an alias of a list
+                for member in node.items:
+                    if (aliased := self._endpoint(member, defaults)) is not None:
+                        yield aliased
+            elif isinstance(node, Scalar) and node.value is None:
+                self._problem(node.line, "endpoints: empty; write 'endpoints: []' for no endpoints")
+            elif not isinstance(node, Invalid):
+                self._problem(node.line, f"endpoints: expected a list, found {describe(node)}")
+            return
+        if event.tag not in _SEQ_TAGS:
+            self._problem(_line(event), f"unsupported YAML tag {short_tag(event.tag or '')!r}")
+        if event.anchor is not None:  # the whole list is never kept, so it cannot be aliased
+            self._skipped_anchors.add(event.anchor)
+        while not isinstance(item := _next(self._get), SequenceEndEvent):
+            entry = self._endpoint(self._build(item), defaults)
+            if entry is not None:
+                yield entry
+
+    # -- what the nodes mean, whichever reader built them
+
+    def _read_defaults(self, node: Node) -> None:
+        if self._endpoints_read and self.known is None:
+            self.defaults_came_late = True
+        if isinstance(node, Invalid) or (isinstance(node, Scalar) and node.value is None):
+            return  # 'defaults:' with every line commented out means no defaults
+        if not isinstance(node, Map):
+            self._problem(node.line, f"defaults: expected a mapping, found {describe(node)}")
+            return
+        before = len(self.problems)
+        port, timeout, retries = self.base.port, self.base.timeout, self.base.retries
+        tags: tuple[str, ...] = ()
+        for key, (key_line, value) in node.fields.items():
+            if key == "port":
+                port = self._integer(value, key, *PORT_RANGE) or port
+            elif key == "timeout":
+                timeout = self._seconds(value) or timeout
+            elif key == "retries":
+                found = self._integer(value, key, *RETRIES_RANGE)
+                retries = retries if found is None else found
+            elif key == "tags":
+                tags = self._tags(value) or tags
+            else:
+                where = "in defaults (it is set per endpoint)" if key in _ENDPOINT_KEYS else ""
+                self._problem(key_line, _unknown_key(key, _DEFAULTS_KEYS, where or "in defaults"))
+        if len(self.problems) == before:
+            self.defaults = Defaults(port, timeout, retries, tags)
+
+    def _endpoint(self, node: Node, defaults: Defaults) -> Entry | None:
+        if isinstance(node, Map):
+            return self._endpoint_from_mapping(node, defaults)
+        if isinstance(node, Scalar):
+            if isinstance(node.value, str):
+                try:
+                    return string_entry(node.value, node.line, defaults)
+                except ValueError as exc:
+                    self._problem(node.line, str(exc))
+                    return None
+            if node.value is None:
+                self._problem(node.line, "empty entry; expected a host, host:port, URL or mapping")
+                return None
+        if not isinstance(node, Invalid):
+            hint = ""
+            if isinstance(node, Scalar) and isinstance(node.value, int | float):
+                hint = " (YAML reads it as a number: quote a host)"
+            self._problem(
+                node.line,
+                f"expected a host, host:port, URL or mapping; found {describe(node)}{hint}",
+            )
+        return None
+
+    def _endpoint_from_mapping(self, node: Map, defaults: Defaults) -> Entry | None:
+        if len(node.fields) == 1:
+            (name, (_, value)), *_ = node.fields.items()
+            if name not in _ENDPOINT_KEY_SET and isinstance(value, Scalar) and value.value is None:
+                # '- api.example.com:' is a mapping for YAML: a forgotten port, most likely
+                self._problem(
+                    node.line,
+                    f"{show(name + ':')} ends with ':' but has no port after it "
+                    "(YAML reads it as a mapping)",
+                )
+                return None
+        before = len(self.problems)
+        checked: dict[str, Any] = {}
+        for key, (key_line, value) in node.fields.items():
+            memo = value.checked
+            if memo is not None and memo[0] == key:
+                checked[key] = memo[1]
+                continue
+            check = _FIELD_CHECKS.get(key)
+            if check is None:
+                self._problem(key_line, _unknown_key(key, _ENDPOINT_KEYS, "in an endpoint"))
+                continue
+            problems = len(self.problems)
+            checked[key] = found = check(self, value)
+            if len(self.problems) == problems and isinstance(value, Scalar | Seq):
+                # A pure function of the key and the node's content: a shared node is
+                # checked once.
+                value.checked = (key, found)
+        if "host" not in node.fields and node.keys_ok:
+            self._problem(node.line, "missing 'host' in an endpoint")
+        host: tuple[str, bool] | None = checked.get("host")
+        if len(self.problems) > before or host is None:
+            return None
+        name, is_ip = host
+        sni: str | None = checked.get("sni")
+        port: int | None = checked.get("port")
+        timeout: float | None = checked.get("timeout")
+        retries: int | None = checked.get("retries")
+        tags: tuple[str, ...] | None = checked.get("tags")
+        joined = defaults.tags
+        if tags:
+            # the same few tag lists, over and over: joined once each
+            known = self._unions.get((defaults.tags, tags))
+            if known is None:
+                if len(self._unions) > 256:
+                    self._unions.clear()
+                known = self._unions[defaults.tags, tags] = union(defaults.tags, tags)
+            joined = known
+        return (
+            name,
+            defaults.port if port is None else port,
+            checked.get("address"),
+            sni if sni is not None else None if is_ip else name,
+            checked.get("label") or "",
+            joined,
+            defaults.timeout if timeout is None else timeout,
+            defaults.retries if retries is None else retries,
+            node.line,
+        )
+
+    # -- the values of keys; each returns None when wrong (and reports it)
+
+    def _host(self, node: Node) -> tuple[str, bool] | None:
+        if node.__class__ is Scalar and node.value.__class__ is str:  # as nearly always
+            try:
+                return host_name(node.value)
+            except ValueError as exc:
+                self._problem(node.line, str(exc))
+                return None
+        return self._name(node, "host")
+
+    def _port(self, node: Node) -> int | None:
+        return self._integer(node, "port", *PORT_RANGE)
+
+    def _retries(self, node: Node) -> int | None:
+        return self._integer(node, "retries", *RETRIES_RANGE)
+
+    def _label(self, node: Node) -> str | None:
+        if node.__class__ is Scalar and node.value.__class__ is str:  # as nearly always
+            try:
+                return check_label(node.value)
+            except ValueError as exc:
+                self._problem(node.line, str(exc))
+                return None
+        return self._text(node, "label")
+
+    def _name(self, node: Node, key: str) -> tuple[str, bool] | None:
+        text = self._host_text(node, key)
+        if text is None:
+            return None
+        try:
+            return host_name(text, key)
+        except ValueError as exc:
+            self._problem(node.line, str(exc))
+            return None
+
+    def _sni(self, node: Node) -> str | None:
+        text = self._host_text(node, "sni")
+        if text is None:
+            return None
+        try:
+            return sni_name(text)
+        except ValueError as exc:
+            self._problem(node.line, str(exc))
+            return None
+
+    def _host_text(self, node: Node, key: str) -> str | None:
+        if isinstance(node, Invalid):
+            return None
+        if isinstance(node, Scalar) and node.value is None:
+            self._problem(node.line, f"empty {key}")
+            return None
+        if not (isinstance(node, Scalar) and isinstance(node.value, str)):
+            self._problem(
+                node.line, f"{key}: expected a host name or IP address, found {describe(node)}"
+            )
+            return None
+        return node.value
+
+    def _address(self, node: Node) -> str | None:
+        scalar = self._value(node, "address", str, "an IPv4 or IPv6 address")
+        if scalar is None:
+            return None
+        try:
+            return normalise_address(str(scalar.value))
+        except ValueError as exc:
+            self._problem(scalar.line, str(exc))
+            return None
+
+    def _integer(self, node: Node, key: str, low: int, high: int) -> int | None:
+        scalar = self._value(node, key, int, f"an integer {low}..{high}")
+        if scalar is None:
+            return None
+        assert isinstance(scalar.value, int)
+        try:
+            return check_integer(scalar.value, scalar.text, key, low, high)
+        except ValueError as exc:
+            self._problem(scalar.line, str(exc))
+            return None
+
+    def _seconds(self, node: Node) -> float | None:
+        scalar = self._value(node, "timeout", (int, float), "a number of seconds")
+        if scalar is None:
+            return None
+        assert isinstance(scalar.value, int | float)
+        try:
+            return check_seconds(scalar.value, scalar.text)
+        except ValueError as exc:
+            self._problem(scalar.line, str(exc))
+            return None
+
+    def _text(self, node: Node, key: str) -> str | None:
+        scalar = self._value(node, key, (str, int, float), "a string")
+        if scalar is None:
+            return None
+        # A label written as 1.10 means "1.10", not the float 1.1.
+        text = scalar.value if isinstance(scalar.value, str) else scalar.text
+        try:
+            return check_label(text, key)
+        except ValueError as exc:
+            self._problem(scalar.line, str(exc))
+            return None
+
+    def _tags(self, node: Node) -> tuple[str, ...] | None:
+        if isinstance(node, Invalid):
+            return None
+        if not isinstance(node, Seq):
+            hint = f" (write [{node.value}])" if isinstance(node, Scalar) and node.value else ""
+            self._problem(
+                node.line, f"tags: expected a list of strings, found {describe(node)}{hint}"
+            )
+            return None
+        tags: list[str] = []
+        for item in node.items:
+            if isinstance(item, Invalid):
+                continue
+            if not (
+                isinstance(item, Scalar)
+                and isinstance(item.value, str | int | float)
+                and not isinstance(item.value, bool)
+            ):
+                self._problem(item.line, f"tags: expected a string, found {describe(item)}")
+                continue
+            try:
+                tags.append(check_tag(item.value if isinstance(item.value, str) else item.text))
+            except ValueError as exc:
+                self._problem(item.line, str(exc))
+        return union((), tags)
+
+    def _value(
+        self, node: Node, key: str, types: type | tuple[type, ...], expected: str
+    ) -> Scalar | None:
+        """The node when it is a scalar of one of ``types``; YAML booleans are no integers."""
+        if isinstance(node, Invalid):
+            return None
+        if (
+            isinstance(node, Scalar)
+            and isinstance(node.value, types)
+            and not isinstance(node.value, bool)
+        ):
+            return node
+        self._problem(node.line, f"{key}: expected {expected}, found {describe(node)}")
+        return None
+
+    # -- building nodes from events
+
+    def _build(self, event: Event) -> Node:
+        """The node that starts with ``event``, reading the events of its children."""
+        # A loop, not recursion: the nesting depth of a file is the user's to choose.
+        stack: list[_Frame] = []
+        get = self._get
+        while True:
+            node: Node
+            if isinstance(event, ScalarEvent):
+                node = self._scalar(event)
+            elif isinstance(event, MappingStartEvent | SequenceStartEvent):
+                stack.append(_Frame(event, _line(event)))
+                event = get()
+                continue
+            elif isinstance(event, MappingEndEvent | SequenceEndEvent):
+                node = self._finish(stack.pop())
+            elif isinstance(event, AliasEvent):
+                node = self._alias(event)
+            else:  # pragma: no cover - the parser sends no other event inside a node
+                raise yaml.YAMLError(f"unexpected {type(event).__name__} in a node")
+            if not stack:
+                return node
+            self._add(stack[-1], node)
+            event = get()  # never None inside a node: the parser raises first
+
+    def _scalar(self, event: ScalarEvent) -> Node:
+        line = _line(event)
+        text = event.value
+        tag = event.tag
+        if tag is None:
+            # what the safe loader's resolver says, without its detours
+            tag = resolve_plain(text) if event.implicit[0] else STR_TAG
+        elif tag == "!":  # the non-specific tag: a string
+            tag = STR_TAG
+        try:
+            value = construct(tag, text)
+        except UnsupportedTag:
+            self._problem(line, f"unsupported YAML tag {short_tag(tag)!r}")
+            return self._anchor(event.anchor, Invalid(line))
+        except ValueError as exc:
+            self._problem(line, str(exc))
+            return self._anchor(event.anchor, Invalid(line))
+        return self._anchor(event.anchor, Scalar(value, text, line))
+
+    def _anchor(self, anchor: str | None, node: Node) -> Node:
+        if anchor is not None:
+            self._anchors[anchor] = node
+        return node
+
+    def _alias(self, event: AliasEvent) -> Node:
+        line = _line(event)
+        anchor = event.anchor or ""
+        node = self._anchors.get(anchor)
+        if node is None:
+            if anchor in self._skipped_anchors:
+                self._problem(line, f"alias '*{anchor}' refers to a part that is not read")
+            else:
+                self._problem(line, f"alias '*{anchor}' has no anchor '&{anchor}' before it")
+            return Invalid(line)
+        if isinstance(node, Scalar):  # report a bad value where it is used
+            return Scalar(node.value, node.text, line)
+        return node
+
+    def _add(self, frame: _Frame, node: Node) -> None:
+        if isinstance(frame.start, SequenceStartEvent):
+            frame.items.append(node)
+            return
+        if frame.key is None:
+            frame.key = (node.line, self._key_name(node))
+            if frame.key[1] is None:
+                frame.keys_ok = False
+            return
+        line, name = frame.key
+        frame.key = None
+        if name is None:
+            return
+        if name is MERGE:
+            if frame.merge is not None:
+                self._problem(line, f"duplicate key '<<' (first at line {frame.merge[0]})")
+            else:
+                frame.merge = (line, node)
+            return
+        assert isinstance(name, str)
+        if name in frame.fields:
+            first = frame.fields[name][0]
+            self._problem(line, f"duplicate key {name!r} (first at line {first})")
+            return
+        frame.fields[name] = (line, node)
+
+    def _finish(self, frame: _Frame) -> Node:
+        start = frame.start
+        node: Node
+        if isinstance(start, SequenceStartEvent):
+            if start.tag not in _SEQ_TAGS:
+                self._problem(frame.line, f"unsupported YAML tag {short_tag(start.tag or '')!r}")
+                node = Invalid(frame.line)
+            else:
+                node = Seq(frame.items, frame.line)
+            return self._anchor(start.anchor, node)
+        fields = frame.fields
+        if frame.merge is not None:
+            line, merged = frame.merge
+            for source in merged.items if isinstance(merged, Seq) else [merged]:
+                if isinstance(source, Map):
+                    for key, value in source.fields.items():
+                        # keys written in the mapping win, then earlier merged mappings
+                        fields.setdefault(key, value)
+                elif not isinstance(source, Invalid):
+                    self._problem(line, f"'<<' merges mappings; found {describe(source)}")
+        if start.tag not in _MAP_TAGS:
+            self._problem(frame.line, f"unsupported YAML tag {short_tag(start.tag or '')!r}")
+            node = Invalid(frame.line)
+        else:
+            node = Map(fields, frame.line, frame.keys_ok)
+        return self._anchor(start.anchor, node)
+
+    def _key_name(self, key: Node) -> str | MergeKey | None:
+        """The name of a mapping key; None (reported) when it cannot be a name."""
+        if isinstance(key, Scalar):
+            if key.value is MERGE:
+                return MERGE
+            return key.value if isinstance(key.value, str) else key.text
+        if isinstance(key, Map):
+            self._problem(
+                key.line,
+                "a mapping as a key: is this an unfilled '{{ template }}'? Quote it, or fill it",
+            )
+        elif isinstance(key, Seq):
+            self._problem(key.line, "a list as a key; keys are strings")
+        return None
+
+    def _skip(self, event: Event) -> None:
+        """Read past one node without building it (the value of a key that is not read)."""
+        depth = 0
+        while True:
+            if (
+                isinstance(event, ScalarEvent | MappingStartEvent | SequenceStartEvent)
+                and event.anchor is not None
+            ):
+                self._skipped_anchors.add(event.anchor)
+            if isinstance(event, MappingStartEvent | SequenceStartEvent):
+                depth += 1
+            elif isinstance(event, MappingEndEvent | SequenceEndEvent):
+                depth -= 1
+            if depth == 0:
+                return
+            event = _next(self._get)
+
+
+# What each key of an endpoint means: a check of its value, None when wrong (and reported).
+_FIELD_CHECKS: Final[dict[str, Callable[[YamlReader, Node], object]]] = {
+    "host": YamlReader._host,
+    "port": YamlReader._port,
+    "address": YamlReader._address,
+    "sni": YamlReader._sni,
+    "label": YamlReader._label,
+    "tags": YamlReader._tags,
+    "timeout": YamlReader._seconds,
+    "retries": YamlReader._retries,
+}
+
+
+def _no_events() -> None:
+    return None
+
+
+def _next(next_event: Callable[[], Event | None]) -> Event:
+    event = next_event()
+    if event is None:  # pragma: no cover - the parser raises before it runs dry
+        raise yaml.YAMLError("unexpected end of the YAML stream")
+    return event
+
+
+def _line(event: Event) -> int:
+    mark = event.start_mark
+    return 1 if mark is None else int(mark.line) + 1
+
+
+def _unknown_key(name: str, allowed: Sequence[str], where: str) -> str:
+    close = difflib.get_close_matches(name, allowed, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown key {show(name)} {where}{hint} (allowed: {', '.join(allowed)})"
+
+
+def _reader_message(exc: yaml.reader.ReaderError) -> str:
+    reason = str(exc.reason)
+    if "UTF-8" in reason or "octet" in reason or exc.encoding not in ("?", "unicode"):
+        return f"not valid UTF-8 text ({reason})"
+    return f"character #x{exc.character:04x} is not allowed in YAML ({reason})"

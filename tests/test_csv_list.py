@@ -1,0 +1,196 @@
+"""CSV endpoint lists: header, columns, cells, problems with their line. No sockets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from snisweep.config import Settings, load
+from snisweep.errors import ConfigError, Problem
+from snisweep.model import Endpoint
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "configs" / "example.csv"
+
+
+def write(tmp_path: Path, text: str | bytes, name: str = "list.csv") -> str:
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8", newline="")
+    return str(path)
+
+
+def endpoints_of(
+    tmp_path: Path, text: str | bytes, settings: Settings | None = None
+) -> list[Endpoint]:
+    return list(load([write(tmp_path, text)], settings or Settings()))
+
+
+def problems_of(tmp_path: Path, text: str | bytes) -> list[Problem]:
+    with pytest.raises(ConfigError) as caught:
+        load([write(tmp_path, text)])
+    return list(caught.value.problems)
+
+
+def test_every_column(tmp_path: Path) -> None:
+    text = (
+        "host,port,address,sni,label,tags,timeout,retries\n"
+        "Billing.Example.org,8443,203.0.113.10,Billing-Internal.example.org.,Billing SOAP,"
+        "billing; soap;billing,2.5,0\n"
+    )
+    (endpoint,) = endpoints_of(tmp_path, text)
+    assert endpoint == Endpoint(
+        host="billing.example.org",
+        port=8443,
+        address="203.0.113.10",
+        sni="billing-internal.example.org",
+        label="Billing SOAP",
+        tags=("billing", "soap"),
+        timeout=2.5,
+        retries=0,
+        origin=endpoint.origin,
+    )
+    assert endpoint.origin.endswith("list.csv:2")
+
+
+def test_headers_are_case_insensitive_and_other_columns_ignored(tmp_path: Path) -> None:
+    text = "\ufeff Owner , HOST ,Location, Port \nteam-a,a.example.com,eu-1,8443\n"
+    (endpoint,) = endpoints_of(tmp_path, text.encode())
+    assert (endpoint.host, endpoint.port) == ("a.example.com", 8443)
+
+
+def test_empty_cells_take_the_settings_and_empty_rows_are_skipped(tmp_path: Path) -> None:
+    text = "host,port,timeout,retries,tags\n\n,,,,\na.example.com,,,,\n  ,  ,  ,  ,  \n"
+    (endpoint,) = endpoints_of(tmp_path, text, Settings(port=636, timeout=2, retries=3))
+    assert (endpoint.port, endpoint.timeout, endpoint.retries, endpoint.tags) == (636, 2.0, 3, ())
+    assert endpoint.origin.endswith(":4")
+
+
+def test_url_column(tmp_path: Path) -> None:
+    text = (
+        "url,port,label\n"
+        "https://hr.example.net:9443/ws/soap,,HR\n"
+        "api.example.com,8443,API\n"  # a bare host: the port cell fills in
+        "https://b.example.com/,443,same port\n"
+        "[2001:db8::1]:8443,,v6\n"
+    )
+    assert [(e.host, e.port, e.label) for e in endpoints_of(tmp_path, text)] == [
+        ("hr.example.net", 9443, "HR"),
+        ("api.example.com", 8443, "API"),
+        ("b.example.com", 443, "same port"),
+        ("2001:db8::1", 8443, "v6"),
+    ]
+
+
+def test_host_wins_over_url(tmp_path: Path) -> None:
+    text = "host,url,port\napp01.example.com,https://portal.example.com/,8443\n,https://b.example.com,\n"
+    assert [(e.host, e.port) for e in endpoints_of(tmp_path, text)] == [
+        ("app01.example.com", 8443),
+        ("b.example.com", 443),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("header", "delimiter"), [("host;port;label", ";"), ("host\tport\tlabel", "\t")]
+)
+def test_spreadsheet_delimiters(tmp_path: Path, header: str, delimiter: str) -> None:
+    text = f"{header}\n" + delimiter.join(["a.example.com", "8443", "A, B"]) + "\n"
+    (endpoint,) = endpoints_of(tmp_path, text)
+    assert (endpoint.host, endpoint.port, endpoint.label) == ("a.example.com", 8443, "A, B")
+
+
+def test_a_quoted_cell_over_several_lines_counts_physical_lines(tmp_path: Path) -> None:
+    text = 'host,label\na.example.com,"two\nlines"\nb.example.com:1,x\nc.example.com,y\n'
+    problems = problems_of(tmp_path, text)
+    assert [(p.line, p.message) for p in problems] == [
+        (4, "host: 'b.example.com:1' includes a port; use the 'port' key")
+    ]
+
+
+def test_crlf_and_blank_lines_before_the_header(tmp_path: Path) -> None:
+    text = b"\r\n\r\nhost,port\r\na.example.com,1\r\nb..example.com,2\r\n"
+    (problem,) = problems_of(tmp_path, text)
+    assert problem.line == 5
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("a.example.com,0,,,,,,", "port 0 is out of range 1..65535"),
+        ("a.example.com,https,,,,,,", "port: expected an integer 1..65535, found 'https'"),
+        ("a.example.com,99999999999999999999999,,,,,,", "out of range 1..65535"),
+        ("a..example.com,,,,,,,", "invalid host 'a..example.com'"),
+        ("https://a.example.com,,,,,,,", "host: 'https://a.example.com' is a URL"),
+        ("${HOST},,,,,,,", "unresolved template variable '${HOST}'"),
+        (",,,,only a label,,,", "no 'host' or 'url' in this row"),
+        ("a.example.com,,a.example.net,,,,,", "invalid address 'a.example.net'"),
+        ("a.example.com,,,192.0.2.1,,,,", "sni must be a DNS name"),
+        ("a.example.com,,,,x,a\x07b,,", "tags: 'a\\x07b' holds ';' or a control character"),
+        ("a.example.com,,,,,,5s,", "timeout: expected a number of seconds, found '5s'"),
+        ("a.example.com,,,,,,0,", "timeout 0 is out of range"),
+        ("a.example.com,,,,,,nan,", "timeout: expected a number of seconds"),
+        ("a.example.com,,,,,,,11", "retries 11 is out of range 0..10"),
+        ("a.example.com,,,,,,,-1", "retries: expected an integer 0..10, found '-1'"),
+        ("a.example.com,,,," + "x" * 1001 + ",,,", "label: 1001 characters"),
+    ],
+)
+def test_each_problem_has_its_line(tmp_path: Path, row: str, message: str) -> None:
+    header = "host,port,address,sni,label,tags,timeout,retries"
+    if row.startswith(",,,,only"):
+        header = "host,url,address,sni,label,tags,timeout,retries"
+    (problem,) = problems_of(tmp_path, f"{header}\nok.example.com,,,,,,,\n{row}\n")
+    assert problem.line == 3
+    assert message in problem.message
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("http://a.example.com/,", "url: http:// is not TLS; use https://"),
+        ("https://{{env}}.example.com/api,", "unresolved template variable '{{env}}'"),
+        ("https://a.example.com/,8443", "port 8443 contradicts the url 'https://a.example.com/'"),
+    ],
+)
+def test_url_problems(tmp_path: Path, row: str, message: str) -> None:
+    (problem,) = problems_of(tmp_path, f"url,port\n{row}\n")
+    assert (problem.line, message in problem.message) == (2, True), problem
+
+
+def test_every_problem_of_a_row_is_reported(tmp_path: Path) -> None:
+    text = "host,port,timeout\na..example.com,0,x\n"
+    assert [p.message.split(" ")[0] for p in problems_of(tmp_path, text)] == [
+        "port",
+        "invalid",
+        "timeout:",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("", None, "the file is empty"),
+        ("\n\n", None, "the file is empty"),
+        ("name,owner\na,b\n", 1, "the header names no 'host' and no 'url' column"),
+        ("a.example.com\nb.example.com\n", 1, "is the first row a header?"),
+        ("host,Host\na,b\n", 1, "column 'host' appears twice in the header (columns 1 and 2)"),
+        ('host,label\na.example.com,"unclosed\nb.example.com,x\n', 2, "CSV: unexpected end"),
+        ('host,label\na.example.com,"x"y\n', 2, "CSV: ',' expected after '\"'"),
+        (b"host\na.example.com\n\xff.example.com\n", 3, "not valid UTF-8 text"),
+    ],
+)
+def test_file_problems(tmp_path: Path, text: str | bytes, line: int | None, message: str) -> None:
+    (problem,) = problems_of(tmp_path, text)
+    assert problem.line == line
+    assert message in problem.message
+
+
+def test_the_example_is_valid() -> None:
+    endpoints = load([str(EXAMPLE)])
+    assert endpoints.count >= 7
+    listed = list(endpoints)
+    assert any(e.address for e in listed)
+    assert any(e.sni not in (e.host, None) for e in listed)
+    assert any(e.tags for e in listed)
+    assert any(e.timeout != 5 for e in listed)

@@ -1,0 +1,326 @@
+"""The YAML line reader against libyaml: whatever it reads, it reads as libyaml does; whatever
+it cannot, it declines. No sockets."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from snisweep.endpoints import Defaults, Entry
+from snisweep.yaml_lines import Declined, read_parts
+from snisweep.yaml_list import YamlReader
+
+BASE = Defaults(443, 5.0, 1)
+
+
+def read(text: str, *, by_lines: bool) -> tuple[list[Entry], list[str], YamlReader]:
+    data = text.encode("utf-8")
+    reader = YamlReader("list.yaml", lambda: io.BytesIO(data), BASE, by_lines=by_lines)
+    entries = list(reader)
+    return entries, [str(problem) for problem in reader.problems], reader
+
+
+def assert_same_as_libyaml(text: str) -> YamlReader:
+    """Both readers give the same entries, problems and defaults; returns the line reader."""
+    by_lines, line_problems, reader = read(text, by_lines=True)
+    by_events, event_problems, events = read(text, by_lines=False)
+    assert by_lines == by_events
+    assert line_problems == event_problems
+    assert (reader.defaults, reader.defaults_came_late) == (
+        events.defaults,
+        events.defaults_came_late,
+    )
+    return reader
+
+
+# --- what the line reader reads ---------------------------------------------------------------
+
+READ_BY_LINES = [
+    "endpoints:\n  - a.example.com\n  - b.example.com:8443\n",
+    "- a.example.com\n- https://b.example.com/x#/y\n",
+    "---\nendpoints:\n- a.example.com\n",
+    "\ufeffendpoints:\n  - a.example.com\n",
+    "endpoints:\r\n  - a.example.com\r\n  - host: b.example.com\r\n    port: 8443\r\n",
+    "# a list\n\nendpoints:   # the endpoints\n\n  # first\n  - a.example.com  # a comment\n",
+    "endpoints:\n  - 'a.example.com'\n  - \"b.example.com:8443\"\n  - '[2001:db8::1]:443'\n",
+    "endpoints:\n  - 2001:db8::1\n  - 10.0.0.1\n  - bücher.example\n",
+    "endpoints: [a.example.com, 'b.example.com:8443']\n",
+    "endpoints: []\n",
+    "defaults:\n  port: 8443\n  tags: [x, 'y z']\nendpoints:\n  - a.example.com\n",
+    "defaults: {port: 8443, tags: [x]}\nendpoints:\n  - a.example.com\n",
+    "defaults:\n  tags:\n  - x\n  - y\nendpoints:\n- a.example.com\n",
+    "defaults:\n  # nothing yet\nendpoints:\n  - a.example.com\n",
+    "endpoints:\n  - a.example.com\ndefaults:\n  port: 8443\n",  # late defaults
+    "endpoints:\n  - host: a.example.com\n    port: 8443\n    address: 192.0.2.1\n"
+    "    sni: b.example.com\n    label: Billing, SOAP #1\n    tags: [x, y]\n"
+    "    timeout: 2.5\n    retries: 0\n",
+    "endpoints:\n  -   host: a.example.com\n      tags:\n        - x\n        - y\n      port: 1\n",
+    "endpoints:\n- host: a.example.com\n  tags:\n  - x\n- b.example.com\n",
+    "endpoints:\n  - {host: a.example.com, port: 8443, tags: [x, y], label: 'A B'}\n",
+    "endpoints:\n  - {host: a.example.com,}\n",
+    "endpoints:\n  - host: a.example.com\n    label: 1.10\n"
+    "  - host: b.example.com\n    label: '007'\n",
+    "endpoints:\n  - host: a.example.com\n    label: yes we can\n",
+    "endpoints:\n  - host: a.example.com\n    tags: [1, 2.5, x]\n",
+]
+
+
+@pytest.mark.parametrize("text", READ_BY_LINES)
+def test_the_line_reader_reads_as_libyaml_does(text: str) -> None:
+    reader = assert_same_as_libyaml(text)
+    assert reader.read_by_lines, "declined a document of the subset"
+
+
+def test_lists_as_generated_are_read_by_lines() -> None:
+    # The shapes of the 100,000-entry lists that the speed target is measured on.
+    shapes = [
+        "defaults:\n  timeout: 1\n  retries: 0\n  tags: [biglist]\nendpoints:\n"
+        + "".join(
+            f"  - host: h{i:06d}.biglist.test\n    address: 127.0.0.1\n    port: 9999\n"
+            f"    label: entry {i}\n    tags: [group-{i % 16}]\n"
+            for i in range(300)
+        ),
+        "endpoints:\n" + "".join(f"  - host-{i}.example.com:{1 + i}\n" for i in range(300)),
+        "".join(f"- host-{i}.example.com\n" for i in range(300)),
+    ]
+    for text in shapes:
+        reader = assert_same_as_libyaml(text)
+        assert reader.read_by_lines
+
+
+# --- what it declines -------------------------------------------------------------------------
+
+DECLINED = [
+    "",
+    "# only a comment\n",
+    "endpoints:\n  - a.example.com\n    b\n",  # a plain scalar that goes on
+    "endpoints:\n  - host: a.example.com\n    label: a\n      b\n",
+    "endpoints:\n  - &a a.example.com\n  - *a\n",
+    "endpoints:\n  - !!str a.example.com\n",
+    "endpoints:\n  - a.example.com:\n",
+    "endpoints:\n  - host: a: b\n",
+    "endpoints:\n  - |\n    a.example.com\n",
+    "endpoints:\n  - 'it''s'\n",
+    '"endpoints":\n  - a.example.com\n',
+    "endpoints:\n\t- a.example.com\n",
+    "endpoints:\n  - a.example.com\n  - a\x07.example.com\n",
+    "endpoints:\n  - \n",
+    "endpoints:\n  - host: a.example.com\n    host: b.example.com\n",
+    "endpoints:\n  - host: a.example.com\n  port: 1\n",
+    "endpoints: a.example.com\n",
+    "endpoints:\n",
+    "defaults: {}\n",
+    "endpoints: []\nendpoints: []\n",
+    "endpoints: []\n---\nendpoints: []\n",
+    "%YAML 1.1\n---\nendpoints: []\n",
+    "endpoints:\n  - [a.example.com]\n",
+    "endpoints:\n  - {host: {a: b}}\n",
+    "endpoints:\n  - host: a.example.com\n    tags: [a, [b]]\n",
+    "endpoints:\n  - host: a.example.com\n    port: 0x_\n",
+    "endpoints:\n  - a.example.com\n   - b.example.com\n",
+    "endpoints:\n  - http://a.example.com\n",  # a problem: libyaml's reader reports it
+]
+
+
+@pytest.mark.parametrize("text", DECLINED)
+def test_the_line_reader_declines_the_rest(text: str) -> None:
+    reader = assert_same_as_libyaml(text)
+    assert not reader.read_by_lines
+
+
+def test_a_list_declined_half_way_keeps_the_entries_read() -> None:
+    text = "endpoints:\n" + "".join(f"  - e{i}.example.com\n" for i in range(5))
+    text += "  - &x f.example.com\n  - *x\n  - g.example.com\n"
+    reader = assert_same_as_libyaml(text)
+    assert not reader.read_by_lines
+    assert [entry[0] for entry in read(text, by_lines=True)[0]] == [
+        *(f"e{i}.example.com" for i in range(5)),
+        "f.example.com",
+        "f.example.com",
+        "g.example.com",
+    ]
+
+
+def test_declined_names_the_line() -> None:
+    with pytest.raises(Declined) as caught:
+        list(read_parts(io.BytesIO(b"endpoints:\n  - a.example.com\n  - &a b\n")))
+    assert caught.value.line == 3
+
+
+# --- generated documents ----------------------------------------------------------------------
+
+SCALARS = st.sampled_from(
+    [
+        "a.example.com", "b.example.com:8443", "A.Example.COM.", "10.0.0.1", "2001:db8::1",
+        "'[2001:db8::1]:443'", "https://c.example.com:9443/x?y#z", "https://d.example.com/#/a",
+        "http://e.example.com", "bücher.example", "svc_x.example.net", "a..b", "${HOST}",
+        "'{{ env }}.example.com'", "\"q.example.com\"", "443", "0443", "8443", "0x1F", "1_000",
+        "1e3", "2.5", ".5", ".inf", "yes", "No", "true", "null", "~", "''", "2001-12-14",
+        "Billing SOAP", "a, b", "a#b", "a # comment", "a:b", "x ? y", "a - b", "[x, y]",
+        "['x', \"y\"]", "[]", "[x,]", "[x, 'y, z']", "{x: y}", "-1", "- x", "&a x", "*a", "!x y",
+        "a: b", "'a' #c", "'a'#c", "\"a\\tb\"", "%x", "@x", "`x", "=", "<<", "a\tb", "é",
+    ]
+)  # fmt: skip
+KEYS = st.sampled_from(
+    ["host", "port", "address", "sni", "label", "tags", "timeout", "retries", "prot", "yes",
+     "'host'", "<<", "Host"]
+)  # fmt: skip
+INDENTS = st.sampled_from(["", " ", "  ", "    "])
+
+
+@st.composite
+def mappings(draw: st.DrawFn, indent: str) -> str:
+    """A block mapping entry: '- key: value' and more 'key: value' lines."""
+    pairs = draw(st.lists(st.tuples(KEYS, SCALARS | st.just("")), min_size=1, max_size=4))
+    gap = draw(st.sampled_from([" ", "  "]))
+    inner = indent + " " + gap
+    lines = []
+    for index, (key, value) in enumerate(pairs):
+        start = f"{indent}-{gap}" if index == 0 else inner
+        lines.append(f"{start}{key}: {value}".rstrip(" ") if value else f"{start}{key}:")
+        if not value and key == "tags":
+            at = inner + draw(st.sampled_from(["", "  "]))
+            lines.extend(f"{at}- {tag}" for tag in draw(st.lists(SCALARS, max_size=2)))
+    return "\n".join(lines)
+
+
+@st.composite
+def documents(draw: st.DrawFn) -> str:
+    indent = draw(INDENTS)
+    entries = draw(
+        st.lists(
+            st.one_of(
+                SCALARS.map(lambda s: f"{indent}- {s}"),
+                mappings(indent),
+                st.just(""),
+                st.just(f"{indent}# a comment"),
+            ),
+            max_size=6,
+        )
+    )
+    head = draw(
+        st.sampled_from(
+            ["endpoints:", "---\nendpoints:", "defaults:\n  port: 8443\nendpoints:",
+             "defaults: {tags: [x]}\nendpoints:", "defaults:\n  tags:\n  - d\nendpoints:", None]
+        )
+    )  # fmt: skip
+    if head is None:
+        indent = ""
+        return "\n".join(entry.lstrip(" ") for entry in entries) + "\n"
+    tail = draw(st.sampled_from(["", "defaults:\n  retries: 3\n", "defaults: {port: 1}\n"]))
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    return (newline.join([head, *entries]) + newline + tail).replace("\n", newline)
+
+
+@settings(max_examples=400, deadline=None)
+@given(documents())
+def test_generated_documents_read_as_libyaml_does(text: str) -> None:
+    assert_same_as_libyaml(text)
+
+
+# Values that make valid endpoints, written in the ways YAML allows, so that the documents
+# are mostly read by lines, and what the line reader accepts is compared with libyaml.
+VALID = {
+    "host": ["a.example.com", "A.Example.COM.", "'b.example.com'", '"c.example.com"', "10.0.0.1",
+             "2001:db8::1", "'[2001:db8::2]'", "bücher.example", "svc_x.example.net", "d-1"],
+    "port": ["443", "8443", "1", "65535", "0x1BB", "1_000", "0o17"],
+    "address": ["192.0.2.1", "2001:db8::3", "'[2001:db8::4]'"],
+    "sni": ["e.example.com", "'F.example.com.'"],
+    "label": ["Billing SOAP", "1.10", "'007'", "2024", "a#b", "a, b", "x ? y", "é €", "''",
+              "\"it's\"", "a:b", "-x", "a - b", "(x) [y] {z}", "~x", "=", "yes sir"],
+    "tags": ["[x, y]", "[x,]", "[]", "['a b', \"c\"]", "[1, 2.5]", "[x, x]"],
+    "timeout": ["2.5", "1", "300", ".5", "1e1"],
+    "retries": ["0", "10", "3"],
+}  # fmt: skip
+STRINGS = ["a.example.com", "b.example.com:8443", "'[2001:db8::1]:443'", "2001:db8::5",
+           "https://c.example.com:9443/x?y#z", "https://d.example.com/#/a",
+           "ldaps://e.example.com", "10.0.0.1:8443", "'f.example.com'", '"g.example.com:1"',
+           "h.example.com # note"]  # fmt: skip
+COMMENT = st.sampled_from(["", "", "", "  # note", " #"])
+
+
+@st.composite
+def valid_mappings(draw: st.DrawFn, indent: str, flow: bool) -> str:
+    keys = draw(st.lists(st.sampled_from(sorted(VALID)), unique=True, max_size=5))
+    keys = ["host", *(key for key in keys if key != "host")]
+    keys = draw(st.permutations(keys))
+    values = {key: draw(st.sampled_from(VALID[key])) for key in keys}
+    if flow:
+        pairs = ", ".join(f"{key}: {value}" for key, value in values.items() if "," not in value)
+        return f"{indent}- {{{pairs}}}{draw(COMMENT)}"
+    gap = draw(st.sampled_from([" ", "  "]))
+    inner = indent + " " + gap
+    lines = []
+    for index, (key, value) in enumerate(values.items()):
+        start = f"{indent}-{gap}" if index == 0 else inner
+        if key == "tags" and draw(st.booleans()):
+            lines.append(f"{start}tags:{draw(COMMENT)}")
+            at = inner + draw(st.sampled_from(["", "  "]))
+            tags = draw(st.lists(st.sampled_from(["x", "'y z'", "1", "x"]), min_size=1))
+            lines.extend(f"{at}- {tag}{draw(COMMENT)}" for tag in tags)
+        else:
+            lines.append(f"{start}{key}: {value}{draw(COMMENT)}")
+    return "\n".join(lines)
+
+
+@st.composite
+def valid_documents(draw: st.DrawFn) -> str:
+    bare = draw(st.booleans())
+    indent = "" if bare else draw(INDENTS)
+    entries = draw(
+        st.lists(
+            st.one_of(
+                st.sampled_from(STRINGS).map(lambda s: f"{indent}- {s}"),
+                valid_mappings(indent, flow=False),
+                valid_mappings(indent, flow=True),
+                st.just(f"{indent}# a comment"),
+                st.just(""),
+            ),
+            max_size=8,
+        )
+    )
+    head = draw(
+        st.sampled_from(
+            ["endpoints:", "---\nendpoints:", "defaults:\n  port: 8443\n  tags: [d]\nendpoints:",
+             "defaults: {timeout: 2, tags: [x]}\nendpoints:",
+             "defaults:\n  tags:\n  - d\nendpoints:"]
+        )
+    )  # fmt: skip
+    if bare:
+        return "\n".join(entries) + "\n"
+    if not any(entry.strip(" ").startswith("-") for entry in entries):
+        entries.append(f"{indent}- z.example.com")
+    tail = ""
+    if not head.startswith("defaults"):
+        tail = draw(st.sampled_from(["", "defaults:\n  retries: 3\n", "defaults: {port: 1}\n"]))
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    return "\n".join([head, *entries, tail]).replace("\n", newline)
+
+
+@settings(max_examples=400, deadline=None)
+@given(valid_documents())
+def test_valid_documents_read_as_libyaml_does(text: str) -> None:
+    assert_same_as_libyaml(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["endpoints:", "defaults:", "\n", "  ", "- ", "host: ", "port: ", "tags: ", "[", "]",
+             "{", "}", ",", ":", "#", "'", '"', "a.example.com", "443", "&a ", "*a", "!!str ",
+             "---", "\t", "\r", "\x00", "é", "|", ">", "? ", "~", "yes", " #x"]
+        ),
+        max_size=40,
+    ).map("".join)
+)  # fmt: skip
+def test_any_text_reads_as_libyaml_does(text: str) -> None:
+    try:
+        for _ in read_parts(io.BytesIO(text.encode())):
+            pass
+    except Declined:
+        pass  # the only way it may fail
+    assert_same_as_libyaml(text)
