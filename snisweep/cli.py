@@ -103,15 +103,7 @@ def _parser() -> argparse.ArgumentParser:
         "files, or - for standard input",
     )
     _add_list_format(scan)
-    scan.add_argument(
-        "-o", "--output", default="-", metavar="PATH", help="report file, or - (default)"
-    )
-    scan.add_argument(
-        "--format",
-        type=Format,
-        choices=list(Format),
-        help="csv or jsonl (default: from the extension of -o, else csv)",
-    )
+    _add_report(scan, "report file, or - (default)")
     _add_scan_options(scan)
     scan.add_argument(
         "--fail-on",
@@ -157,15 +149,7 @@ def _parser() -> argparse.ArgumentParser:
         "merge", help="combine shard reports into one report, refusing overlaps and mismatches"
     )
     merge.add_argument("reports", nargs="+", metavar="REPORT", help="CSV or JSONL report")
-    merge.add_argument(
-        "-o", "--output", default="-", metavar="PATH", help="merged report file, or - (default)"
-    )
-    merge.add_argument(
-        "--format",
-        type=Format,
-        choices=list(Format),
-        help="csv or jsonl (default: from the extension of -o, else csv)",
-    )
+    _add_report(merge, "merged report file, or - (default)")
     merge.add_argument(
         "--allow-missing",
         action="store_true",
@@ -213,6 +197,16 @@ def _add_scan_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="extra attempts for a probe that fails; it counts as failed only when every "
         f"attempt failed (default {settings.retries})",
+    )
+
+
+def _add_report(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("-o", "--output", default="-", metavar="PATH", help=what)
+    parser.add_argument(
+        "--format",
+        type=Format,
+        choices=list(Format),
+        help="csv or jsonl (default: from the extension of -o, else csv)",
     )
 
 

@@ -133,6 +133,20 @@ def host_and_port(text: str) -> tuple[str, int | None, bool]:
     Raises ``ValueError``; when the string holds a template variable that was never filled
     (``https://{{env}}.example.com/``, ``${HOST}:443``), the message says so.
     """
+    # Most endpoint strings are a name as it is kept, with or without a port: one match says
+    # so. (Not a name that ends with a digit, or holds an A-label: see normalise_host.)
+    match = _NORMAL_NAME_PORT.fullmatch(text)
+    if match is not None:
+        name, port = match.groups()
+        if len(name) <= 253 and not name[-1].isdigit() and "xn--" not in name:
+            if port is None:
+                return name, None, False
+            if int(port) <= PORT_RANGE[1]:
+                return name, int(port), False
+    return _host_and_port(text)
+
+
+def _host_and_port(text: str) -> tuple[str, int | None, bool]:
     try:
         host, port = parse_endpoint_string(text)
         name, is_ip = normalise_host(host)
@@ -273,6 +287,9 @@ _ASCII_NAME: Final = re.compile(r"(?:[a-z0-9_-]{1,63}\.)*[a-z0-9_-]{1,63}")
 _OCTET: Final = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _CANONICAL_IPV4: Final = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
 _NORMAL_NAME: Final = re.compile(r"[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*+")
+_NORMAL_NAME_PORT: Final = re.compile(
+    r"([a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*+)(?::([1-9][0-9]{0,4}))?"
+)
 
 
 def normalise_host(text: str, what: str = "host") -> tuple[str, bool]:

@@ -21,16 +21,18 @@ gets the union of the defaults' tags and its own, the defaults' first, without r
 Lists with hundreds of thousands of entries are expected, so the document is never built as a
 whole: one small tree (``snisweep.yaml_nodes``) is built per entry, checked, and dropped. Two
 readers build those trees: ``snisweep.yaml_lines`` for the plain subset of YAML that generated
-lists use, several times faster, and libyaml's event stream for all of YAML. A file is read
-with the first; where it declines, the file is read again with the second, which skips the
-entries already yielded. What a tree means for an endpoint is decided here, once, for both.
+lists use (for lists of mappings about twice as fast), and libyaml's event stream for all of
+YAML. A file is read with the first; where it declines, the file is read again with the second,
+which skips the entries already yielded. What a tree means for an endpoint is decided here,
+once, for both; a value node shared by many entries (a repeated line, an alias) keeps what it
+was found to mean, and is checked once.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, BinaryIO, Final
 
 import yaml
@@ -76,6 +78,7 @@ from snisweep.yaml_nodes import (
     UnsupportedTag,
     construct,
     describe,
+    plain_scalar,
     resolve_plain,
     short_tag,
 )
@@ -103,8 +106,9 @@ class _Frame:
 
     start: SequenceStartEvent | MappingStartEvent
     line: int
-    items: list[Node] = field(default_factory=list)
-    fields: dict[str, tuple[int, Node]] = field(default_factory=dict)
+    is_seq: bool
+    items: list[Node]  # of a sequence
+    fields: dict[str, tuple[int, Node]]  # of a mapping
     merge: tuple[int, Node] | None = None  # the value of '<<', applied at the end
     key: tuple[int, str | MergeKey | None] | None = None  # a key waiting for its value
     keys_ok: bool = True
@@ -571,13 +575,15 @@ class YamlReader:
         get = self._get
         while True:
             node: Node
-            if isinstance(event, ScalarEvent):
-                node = self._scalar(event)
-            elif isinstance(event, MappingStartEvent | SequenceStartEvent):
-                stack.append(_Frame(event, _line(event)))
+            kind = event.__class__
+            if kind is ScalarEvent:
+                node = self._scalar(event)  # type: ignore[arg-type]
+            elif kind is MappingStartEvent or kind is SequenceStartEvent:
+                is_seq = kind is SequenceStartEvent
+                stack.append(_Frame(event, _line(event), is_seq, [], {}))  # type: ignore[arg-type]
                 event = get()
                 continue
-            elif isinstance(event, MappingEndEvent | SequenceEndEvent):
+            elif kind is MappingEndEvent or kind is SequenceEndEvent:
                 node = self._finish(stack.pop())
             elif isinstance(event, AliasEvent):
                 node = self._alias(event)
@@ -592,8 +598,15 @@ class YamlReader:
         line = _line(event)
         text = event.value
         tag = event.tag
+        if tag is None and event.anchor is None:  # as nearly always
+            if not event.implicit[0]:  # quoted
+                return Scalar(text, text, line)
+            try:
+                return plain_scalar(text, line)  # what the safe loader's resolver says
+            except ValueError as exc:
+                self._problem(line, str(exc))
+                return Invalid(line)
         if tag is None:
-            # what the safe loader's resolver says, without its detours
             tag = resolve_plain(text) if event.implicit[0] else STR_TAG
         elif tag == "!":  # the non-specific tag: a string
             tag = STR_TAG
@@ -627,7 +640,7 @@ class YamlReader:
         return node
 
     def _add(self, frame: _Frame, node: Node) -> None:
-        if isinstance(frame.start, SequenceStartEvent):
+        if frame.is_seq:
             frame.items.append(node)
             return
         if frame.key is None:

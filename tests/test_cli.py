@@ -418,26 +418,30 @@ def _children(pid: int) -> list[int]:
         return [int(child) for child in f.read().split()]
 
 
-def _slow_list(lab: Lab, path: Path) -> int:
+@contextmanager
+def _two_workers_past_the_fast_rows(
+    lab: Lab, tmp_path: Path, report: Path
+) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """A scan with two workers of fast endpoints and silent ones, once every fast endpoint's
+    row is in ``report``; yields the process and how many fast endpoints there are."""
     same = next(s for s in lab.scenarios if s.name == "same-certificate")
     silent = next(s for s in lab.scenarios if s.name == "silent")
     fast = [{"host": f"f{i}.lab.test", "address": "127.0.0.1", "port": same.port} for i in range(6)]
     slow = [
         {"host": f"s{i}.lab.test", "address": "127.0.0.1", "port": silent.port} for i in range(12)
     ]
-    path.write_text(yaml.safe_dump({"defaults": {"timeout": 30}, "endpoints": fast + slow}))
-    return len(fast)
+    config = tmp_path / "slow.yaml"
+    config.write_text(yaml.safe_dump({"defaults": {"timeout": 30}, "endpoints": fast + slow}))
+    with running("scan", str(config), "-o", str(report), *TWO_WORKERS) as process:
+        wait_until(lambda: report.exists() and report.read_text().count("\n") > len(fast))
+        yield process, len(fast)
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc")
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_interrupting_workers_leaves_complete_rows(lab: Lab, tmp_path: Path, signum: int) -> None:
-    config = tmp_path / "slow.yaml"
-    fast = _slow_list(lab, config)
     report = tmp_path / "partial.csv"
-    args = ("scan", str(config), "-o", str(report), *TWO_WORKERS)
-    with running(*args) as process:
-        wait_until(lambda: report.exists() and report.read_text().count("\n") > fast)
+    with _two_workers_past_the_fast_rows(lab, tmp_path, report) as (process, fast):
         assert len(_children(process.pid)) == 2
         process.send_signal(signum)  # to the parent alone, as cron or Kubernetes would
         _, stderr = process.communicate(timeout=20)
@@ -450,12 +454,8 @@ def test_interrupting_workers_leaves_complete_rows(lab: Lab, tmp_path: Path, sig
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc")
 def test_a_worker_that_dies_fails_the_scan_but_keeps_the_rows(lab: Lab, tmp_path: Path) -> None:
-    config = tmp_path / "slow.yaml"
-    fast = _slow_list(lab, config)
     report = tmp_path / "partial.csv"
-    args = ("scan", str(config), "-o", str(report), *TWO_WORKERS)
-    with running(*args) as process:
-        wait_until(lambda: report.exists() and report.read_text().count("\n") > fast)
+    with _two_workers_past_the_fast_rows(lab, tmp_path, report) as (process, fast):
         os.kill(_children(process.pid)[0], signal.SIGKILL)
         process.send_signal(signal.SIGTERM)  # the other worker is waiting for silent servers
         _, stderr = process.communicate(timeout=20)
