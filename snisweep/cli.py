@@ -382,8 +382,11 @@ def _scan_in_workers(job: _Job, count: int, writer: ReportWriter) -> _Outcome:
     started = workers.start(count, work)
     try:
         outcome = _run_async(_collect, started, writer, job.progress_total)
-    finally:
-        codes = workers.reap(started)
+    except BaseException:
+        workers.abandon(started)
+        workers.reap(started)
+        raise
+    codes = workers.reap(started)
     # A worker that our own SIGTERM ended before it had set its handlers stopped as asked.
     stopped = {EXIT_OK, EXIT_INTERRUPTED} | (
         {128 + signal.SIGTERM} if outcome.interrupted else set()

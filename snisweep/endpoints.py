@@ -397,6 +397,11 @@ def host_name(text: str, key: str = "host") -> tuple[str, bool]:
     if not text.strip():
         raise ValueError(f"empty {key}")
     if "://" in text:
+        variable = template_variable(text)  # the unfilled template is the news, if there is one
+        if variable is not None:
+            raise ValueError(
+                f"{key}: unresolved template variable {show(variable, 40)} in {show(text)}"
+            )
         raise ValueError(
             f"{key}: {show(text)} is a URL; give only the name here, and the port in 'port'"
         )

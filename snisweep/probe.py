@@ -236,16 +236,14 @@ def failure_from(exc: BaseException, *, connected: bool) -> Failure:
     """Map an exception raised while probing to the failure it means.
 
     ``connected`` says whether the TCP connection was up, which decides the phase. The causes
-    are searched because anyio wraps the OS error (``BrokenResourceError from OSError``).
+    are searched, since event loops and libraries may wrap the OS error in another exception.
     """
     for cause in _causes(exc):
         if isinstance(cause, ssl.SSLError):
             return _tls_failure(cause)
-        if isinstance(cause, anyio.EndOfStream):
-            return Failure(FailureKind.CLOSED, "the server closed the connection")
         if isinstance(cause, OSError) and cause.errno is not None:
             return _os_failure(cause, connected=connected)
-    if isinstance(exc, OSError | anyio.BrokenResourceError):
+    if isinstance(exc, OSError):
         kind = FailureKind.RESET if connected else FailureKind.CONNECT_FAILED
         return Failure(kind, _describe(exc))
     return Failure(FailureKind.INTERNAL, f"{type(exc).__name__}: {exc}")

@@ -112,6 +112,15 @@ def stop(workers: Sequence[Worker], signum: int = signal.SIGTERM) -> None:
             os.kill(worker.pid, signum)
 
 
+def abandon(workers: Sequence[Worker]) -> None:
+    """Stop the workers when the parent cannot take their rows any more (its report failed):
+    their sends fail at once, and SIGTERM ends their scans."""
+    for worker in workers:
+        with contextlib.suppress(OSError):
+            worker.channel.shutdown(socket.SHUT_RDWR)
+    stop(workers)
+
+
 def reap(workers: Sequence[Worker], grace: float = 10.0) -> dict[int, int]:
     """Wait for the workers to exit and return each one's exit code by index (a worker killed by
     a signal gets 128 + its number). One still running after ``grace`` seconds is killed."""

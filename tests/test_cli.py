@@ -463,3 +463,13 @@ def test_a_worker_that_dies_fails_the_scan_but_keeps_the_rows(lab: Lab, tmp_path
     assert "worker" in stderr
     assert "exit code 137" in stderr
     assert len(read_csv(report)) == fast
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_report_that_fails_under_workers_exits_3(lab: Lab, tmp_path: Path) -> None:
+    config = tmp_path / "mixed.yaml"
+    _mixed_list(lab, config, refused=600)
+    result = snisweep("scan", str(config), "-o", "/dev/full", "--workers", "2")
+    assert result.returncode == 3, result.stderr
+    assert "cannot write /dev/full" in result.stderr
+    assert "Traceback" not in result.stderr

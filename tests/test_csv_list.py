@@ -124,6 +124,7 @@ def test_crlf_and_blank_lines_before_the_header(tmp_path: Path) -> None:
         ("a..example.com,,,,,,,", "invalid host 'a..example.com'"),
         ("https://a.example.com,,,,,,,", "host: 'https://a.example.com' is a URL"),
         ("${HOST},,,,,,,", "unresolved template variable '${HOST}'"),
+        ("https://{{env}}.example.com/x,,,,,,,", "host: unresolved template variable '{{env}}'"),
         (",,,,only a label,,,", "no 'host' or 'url' in this row"),
         ("a.example.com,,a.example.net,,,,,", "invalid address 'a.example.net'"),
         ("a.example.com,,,192.0.2.1,,,,", "sni must be a DNS name"),

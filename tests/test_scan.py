@@ -19,7 +19,7 @@ from snisweep.model import (
     Verdict,
 )
 from snisweep.record import Record
-from snisweep.scan import Limits, Scanner
+from snisweep.scan import Limits, Scanner, _AddressLimiter
 
 pytestmark = pytest.mark.anyio
 
@@ -266,3 +266,30 @@ async def test_a_failing_list_lets_started_endpoints_finish_first() -> None:
                 records.append(record)
     assert str(failure) == "the list changed"
     assert sorted(r.host for r in records) == ["first.t", "second.t"]
+
+
+async def test_the_address_limiter_loses_no_slot_to_cancelled_waiters() -> None:
+    limiter = _AddressLimiter(1)
+    await limiter.acquire("192.0.2.1")  # held
+    order: list[str] = []
+
+    async def wait(name: str, scope: anyio.CancelScope) -> None:
+        with scope:
+            await limiter.acquire("192.0.2.1")
+            order.append(name)
+            limiter.release("192.0.2.1")
+
+    first, second, third = anyio.CancelScope(), anyio.CancelScope(), anyio.CancelScope()
+    async with anyio.create_task_group() as group:
+        group.start_soon(wait, "first", first)
+        group.start_soon(wait, "second", second)
+        group.start_soon(wait, "third", third)
+        await anyio.wait_all_tasks_blocked()
+        second.cancel()  # cancelled while waiting: leaves the line
+        await anyio.wait_all_tasks_blocked()
+        limiter.release("192.0.2.1")  # handed to "first"...
+        first.cancel()  # ...cancelled around the hand-over: either way "third" gets a turn
+    assert "second" not in order
+    assert order[-1] == "third"
+    assert limiter._held == {}
+    assert limiter._waiting == {}
