@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO, TypeVar, TypeVarTuple
 
 import anyio
-from anyio.abc import TaskStatus
+from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectSendStream
 
 from snisweep import __version__, workers
@@ -339,6 +339,15 @@ def _run_scan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _refuse_report_over_a_list(output: str, lists: Sequence[str]) -> None:
+    if output == "-" or not os.path.exists(output):
+        return
+    for name in lists:
+        with contextlib.suppress(OSError):
+            if name != "-" and os.path.samefile(name, output):
+                raise UsageError(f"-o {output} is one of the endpoint lists; choose another file")
+
+
 def _label(shard: Shard | None) -> str | None:
     return str(shard) if shard is not None else None
 
@@ -420,15 +429,7 @@ def _work(job: _Job, sink: RecordSink) -> int:
 async def _collect(
     started: Sequence[workers.Worker], writer: ReportWriter, progress_total: int | None
 ) -> _Outcome:
-    """The parent of workers: write the records they send, pass signals on to them."""
-    tally = Tally()
-    begun = time.monotonic()
-    interrupted = False
-    send, receive = anyio.create_memory_object_stream[Record](1024)
-
-    async def consume(records: Sequence[Record]) -> None:
-        await writer.write(records)
-        tally.add(records)
+    """The parent of workers: write the records they send; pass every signal on to them."""
 
     async def read(worker: workers.Worker, send: MemoryObjectSendStream[Record]) -> None:
         async with send:
@@ -436,40 +437,14 @@ async def _collect(
                 for record in batch:
                     await send.send(record)
 
-    def first_signal() -> None:
-        nonlocal interrupted
-        interrupted = True
-        workers.stop(started)
+    def produce(group: TaskGroup, send: MemoryObjectSendStream[Record]) -> None:
+        with send:  # each reader holds a clone: the stream ends when the last worker's does
+            for worker in started:
+                group.start_soon(read, worker, send.clone())
 
-    def second_signal() -> None:
-        workers.stop(started)
-        group.cancel_scope.cancel()
-
-    await writer.open()
-    try:
-        async with anyio.create_task_group() as group:
-            await group.start(_watch_signals, first_signal, second_signal)
-            async with send:
-                for worker in started:
-                    group.start_soon(read, worker, send.clone())
-            if progress_total is not None:
-                group.start_soon(_show_progress, tally, progress_total, begun)
-            await drain(receive, consume)
-            group.cancel_scope.cancel()
-    finally:
-        await writer.close()
-        if progress_total is not None:
-            sys.stderr.write("\r\x1b[K")
-    return _Outcome(tally, time.monotonic() - begun, interrupted)
-
-
-def _refuse_report_over_a_list(output: str, lists: Sequence[str]) -> None:
-    if output == "-" or not os.path.exists(output):
-        return
-    for name in lists:
-        with contextlib.suppress(OSError):
-            if name != "-" and os.path.samefile(name, output):
-                raise UsageError(f"-o {output} is one of the endpoint lists; choose another file")
+    return await _rows_to_sink(
+        produce, lambda: workers.stop(started), writer, progress_total, buffer=1024
+    )
 
 
 async def _scan_to_report(
@@ -477,7 +452,46 @@ async def _scan_to_report(
 ) -> _Outcome:
     """Scan into ``sink`` (and ``collected``); SIGINT and SIGTERM stop the scan but keep
     every row already finished."""
+    scanner = Scanner(TLSProber(), limits=job.limits, shard=job.shard)
+    scan_scope = anyio.CancelScope()
+
+    def produce(group: TaskGroup, send: MemoryObjectSendStream[Record]) -> None:
+        async def run_scanner() -> None:
+            with scan_scope:
+                await scanner.run(job.endpoints, send)
+            send.close()  # after a cancel too, so that the rows already sent are written
+
+        group.start_soon(run_scanner)
+
+    return await _rows_to_sink(
+        produce,
+        scan_scope.cancel,
+        sink,
+        job.progress_total,
+        buffer=job.limits.concurrency,
+        collected=collected,
+    )
+
+
+async def _rows_to_sink(
+    produce: Callable[[TaskGroup, MemoryObjectSendStream[Record]], None],
+    stop: Callable[[], None],
+    sink: RecordSink | None,
+    progress_total: int | None,
+    *,
+    buffer: int,
+    collected: list[Record] | None = None,
+) -> _Outcome:
+    """Write the records that ``produce``'s tasks send into ``sink`` (and ``collected``) until
+    they close their stream, with the tally and the progress bar.
+
+    The first SIGINT or SIGTERM calls ``stop``, which makes the producers finish early; every
+    row they still send is written. A second one calls ``stop`` again and stops waiting.
+    """
     tally = Tally()
+    started = time.monotonic()
+    interrupted = False
+    send, receive = anyio.create_memory_object_stream[Record](buffer)
 
     async def consume(records: Sequence[Record]) -> None:
         if sink is not None:
@@ -486,40 +500,29 @@ async def _scan_to_report(
             collected.extend(records)
         tally.add(records)
 
-    scanner = Scanner(TLSProber(), limits=job.limits, shard=job.shard)
-    started = time.monotonic()
-    interrupted = False
-    send, receive = anyio.create_memory_object_stream[Record](job.limits.concurrency)
-    scan_scope = anyio.CancelScope()
-
     def first_signal() -> None:
         nonlocal interrupted
         interrupted = True
-        scan_scope.cancel()
+        stop()
 
     def second_signal() -> None:  # asked twice: stop waiting for buffered rows too
+        stop()
         group.cancel_scope.cancel()
 
     if sink is not None:
         await sink.open()
     try:
         async with anyio.create_task_group() as group:
-
-            async def run_scanner() -> None:
-                with scan_scope:
-                    await scanner.run(job.endpoints, send)
-                send.close()  # after a cancel too, so that the rows already sent are written
-
             await group.start(_watch_signals, first_signal, second_signal)
-            group.start_soon(run_scanner)
-            if job.progress_total is not None:
-                group.start_soon(_show_progress, tally, job.progress_total, started)
+            produce(group, send)
+            if progress_total is not None:
+                group.start_soon(_show_progress, tally, progress_total, started)
             await drain(receive, consume)
             group.cancel_scope.cancel()
     finally:
         if sink is not None:
             await sink.close()
-        if job.progress_total is not None:
+        if progress_total is not None:
             sys.stderr.write("\r\x1b[K")
     return _Outcome(tally, time.monotonic() - started, interrupted)
 
