@@ -15,6 +15,7 @@ resolver and prober it is given, so tests can script both. Guarantees:
 
 from __future__ import annotations
 
+import itertools
 import socket
 import time
 from collections import deque
@@ -24,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 import anyio
+import anyio.lowlevel
 from anyio.streams.memory import MemoryObjectSendStream
 
 from snisweep.classify import classify
@@ -61,6 +63,9 @@ async def resolve(host: str, port: int, timeout: float) -> str | Failure:
     for _family, _type, _proto, _canonname, sockaddr in infos:
         return str(sockaddr[0])
     return Failure(FailureKind.DNS, f"{host} has no address")
+
+
+_YIELD_EVERY = 64  # endpoints started in a row before the scheduler lets others run
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +150,11 @@ class Scanner:
         pending = iter(endpoints)
         failure: Exception | None = None
         async with send, anyio.create_task_group() as group:
-            while True:
+            for started in itertools.count(1):
+                if started % _YIELD_EVERY == 0:
+                    # Free slots are taken without yielding: with a large --concurrency, the
+                    # probes already started and a signal must still get their turn.
+                    await anyio.lowlevel.checkpoint()
                 await slots.take()
                 try:
                     endpoint = next(pending)
