@@ -313,7 +313,7 @@ def _run_scan(args: argparse.Namespace) -> int:
         args.configs,
         Settings(timeout=args.timeout, retries=args.retries),
         stdin_format=args.stdin_format,
-        select=shard.slice.holds if shard is not None else None,
+        select=shard.holds if shard is not None else None,
     )
     _refuse_report_over_a_list(args.output, endpoints.files)
     writer = ReportWriter(args.output, format_for(args.output, args.format))

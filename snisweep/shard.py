@@ -35,17 +35,6 @@ def endpoint_hash(host: str, port: int, address: str | None) -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class Slice:
-    """Part ``index`` (0-based) of ``count`` parts of about the same size, by hash."""
-
-    index: int
-    count: int
-
-    def holds(self, host: str, port: int, address: str | None) -> bool:
-        return endpoint_hash(host, port, address) % self.count == self.index
-
-
-@dataclass(frozen=True, slots=True)
 class Shard:
     """Shard ``number`` of ``count`` (1-based), as ``--shard`` and the report's column spell it."""
 
@@ -63,9 +52,9 @@ class Shard:
     def __str__(self) -> str:
         return f"{self.number}/{self.count}"
 
-    @property
-    def slice(self) -> Slice:
-        return Slice(self.number - 1, self.count)
+    def holds(self, host: str, port: int, address: str | None) -> bool:
+        """Whether the endpoint with this host, port and configured address is in this shard."""
+        return endpoint_hash(host, port, address) % self.count == self.number - 1
 
 
 def parse_shard(text: str) -> Shard:

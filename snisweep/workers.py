@@ -3,12 +3,13 @@ socket I/O.
 
 The parent validates the lists, then forks the workers: each inherits the validated lists (no
 second validation, no interpreter start-up, and the pages stay shared) and scans its own part of
-them, a ``snisweep.shard.Slice`` chosen by a stable hash, so that every endpoint is scanned by
-exactly one worker. A worker sends its finished records to the parent over a UNIX socket pair, in
-pickled batches of whole records; only the parent writes the report, so rows are never
-interleaved mid-line and none is written twice. Each worker is put in a process group of its own:
-a Ctrl-C at the terminal reaches the parent alone, which passes each signal on, so that SIGINT,
-SIGTERM (cron, Kubernetes) and a second signal mean the same as in a single process.
+them (``snisweep.cli`` gives worker i of N every N-th endpoint from the i-th), so that every
+endpoint is scanned by exactly one worker. A worker sends its finished records to the parent
+over a UNIX socket pair, in pickled batches of whole records; only the parent writes the report,
+so rows are never interleaved mid-line and none is written twice. Each worker is put in a
+process group of its own: a Ctrl-C at the terminal reaches the parent alone, which passes each
+signal on, so that SIGINT, SIGTERM (cron, Kubernetes) and a second signal mean the same as in a
+single process.
 
 Forking is only safe before any thread exists: ``can_fork`` says whether it may be done.
 """
@@ -156,10 +157,6 @@ class ChannelWriter:
     def __init__(self, channel: socket.socket) -> None:
         self._channel = channel
         self._stream: anyio.abc.SocketStream | None = None
-
-    @property
-    def name(self) -> str:
-        return "the parent process"
 
     async def open(self) -> None:
         self._stream = await anyio.abc.UNIXSocketStream.from_socket(self._channel)

@@ -85,7 +85,7 @@ def test_a_half_set_environment_is_an_error(environ: dict[str, str], message: st
 def test_every_endpoint_is_in_exactly_one_shard(
     key: tuple[str, int, str | None], count: int
 ) -> None:
-    holders = [n for n in range(1, count + 1) if Shard(n, count).slice.holds(*key)]
+    holders = [n for n in range(1, count + 1) if Shard(n, count).holds(*key)]
     assert len(holders) == 1
 
 
@@ -97,7 +97,7 @@ def test_shards_of_a_list_cover_it_exactly_once() -> None:
     for number in range(1, 5):
         shard = Shard(number, 4)
         part = load(
-            ["-"], stdin=io.StringIO(text), stdin_format=ListFormat.TEXT, select=shard.slice.holds
+            ["-"], stdin=io.StringIO(text), stdin_format=ListFormat.TEXT, select=shard.holds
         )
         endpoints = list(part)
         assert part.count == len(endpoints)
