@@ -15,14 +15,17 @@ from snisweep.model import (
     Failure,
     FailureKind,
     Handshake,
+    HttpAnswer,
+    HttpOutcome,
     Observation,
     Probed,
     Reason,
     Target,
     Verdict,
+    WarningCode,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Certificate",
@@ -32,6 +35,8 @@ __all__ = [
     "Failure",
     "FailureKind",
     "Handshake",
+    "HttpAnswer",
+    "HttpOutcome",
     "ListChangedError",
     "Observation",
     "OutputError",
@@ -42,5 +47,6 @@ __all__ = [
     "Target",
     "UsageError",
     "Verdict",
+    "WarningCode",
     "__version__",
 ]

@@ -6,42 +6,63 @@ This is the only module that decides a verdict. The decision table, first matchi
 ==  ==================  =================================  ==========  =============================
 #   with SNI            without SNI                        verdict     reason
 ==  ==================  =================================  ==========  =============================
-1   failure             anything                           error       from the failure (below)
-2   handshake, IP lit.  not probed                         optional    ip-literal
-3   handshake           failure before TLS (connect, DNS)  error       nosni-connect-failed
-4   handshake           internal error                     error       internal-error
-5   handshake           fatal alert unrecognized_name      required    nosni-alert-unrecognized-name
-6   handshake           fatal alert handshake_failure      required    nosni-alert-handshake-failure
-7   handshake           any other fatal alert              required    nosni-alert
-8   handshake           TCP reset                          required    nosni-reset
-9   handshake           connection closed                  required    nosni-closed
-10  handshake           handshake timeout                  required    nosni-timeout
-11  handshake           an answer that is not TLS          required    nosni-not-tls
-12  handshake           any other TLS failure              required    nosni-tls-failure
-13  handshake           same certificate (SHA-256)         optional    same-certificate
-14  handshake           other cert, covering the name      optional    covering-certificate
-15  handshake           other cert, not covering it        mismatched  default-certificate
+1   fatal unrecog_name  (IP literal: the one probe)        error       ip-literal-rejected
+2   failure             anything                           error       from the failure (below)
+3   handshake, IP lit.  not probed                         optional    ip-literal
+4   handshake           failure before TLS (connect, DNS)  error       nosni-connect-failed
+5   handshake           internal error                     error       internal-error
+6   handshake           fatal alert unrecognized_name      required    nosni-alert-unrecognized-name
+7   handshake           fatal alert handshake_failure      required    nosni-alert-handshake-failure
+8   handshake           any other fatal alert              required    nosni-alert
+9   handshake           TCP reset                          required    nosni-reset
+10  handshake           connection closed                  required    nosni-closed
+11  handshake           handshake timeout                  required    nosni-timeout
+12  handshake           an answer that is not TLS          required    nosni-not-tls
+13  handshake           any other TLS failure              required    nosni-tls-failure
+14  handshake           other cert, not covering the name  mismatched  default-certificate
+15  handshake, HTTP S   handshake, HTTP 421 (S not 421)    required    nosni-http-misdirected
+16  handshake, HTTP S   handshake, HTTP 400 or 403 or a    required    nosni-http-refused
+                        close without an answer
+                        (S not 400, 403, 421)
+17  handshake           same certificate (SHA-256)         optional    same-certificate
+18  handshake           other cert, covering the name      optional    covering-certificate
 ==  ==================  =================================  ==========  =============================
 
-Line 1 reasons, by the with-SNI failure: dns-failure, connect-refused, connect-timeout,
+Line 2 reasons, by the with-SNI failure: dns-failure, connect-refused, connect-timeout,
 connect-failed, handshake-timeout, handshake-reset, handshake-closed, not-tls, sni-rejected (a
 fatal ``unrecognized_name`` alert: the server does not know the name that was sent), tls-alert
-(any other alert), tls-failure, internal-error.
+(any other alert), tls-failure, internal-error. For an IP-literal endpoint no name was sent:
+its one probe is made without SNI, so a fatal ``unrecognized_name`` means the server serves
+names only (line 1), and every other failure is worded for a client that connects by address.
 
-Line 3 is an error, not ``required``: a TCP connection cannot fail because of SNI, which is only
-sent after it is up, so a failed connect says nothing about SNI. The failures of lines 5-12 are
-final only after the retries agreed (the scheduler's job, before this function is called).
+Line 4 is an error, not ``required``: a TCP connection cannot fail because of SNI, which is only
+sent after it is up, so a failed connect says nothing about SNI. The failures of lines 6-13 are
+final only after the retries agreed (the scheduler's job, before this function is called); so
+are the HTTP refusals of lines 15 and 16, which the scheduler confirms when ``http_refusal``
+names one.
+
+Lines 15 and 16 are the HTTP check (HTTPS endpoints): a handshake that works is not yet a
+client that works. Apache httpd refuses the request of a client that sent no SNI with 403
+(``SSLStrictSNIVHostCheck on``) or 421 (the virtual host chosen by ``Host`` is not the one the
+handshake used), after a perfectly good handshake. ``S`` is a status that came back with SNI: a
+probe that got no status with SNI (closed, timed out, not HTTP) says nothing at the HTTP level,
+so the TLS-level verdict stands, and a server that answers TLS but never HTTP is never
+``required``. A ``mismatched`` endpoint stays ``mismatched``: its clients fail before any
+request.
 """
 
 from __future__ import annotations
 
 from snisweep.certs import covers
+from snisweep.http import REFUSALS
 from snisweep.model import (
     Classification,
     Endpoint,
     Failure,
     FailureKind,
     Handshake,
+    HttpAnswer,
+    HttpOutcome,
     Observation,
     Reason,
     Verdict,
@@ -79,8 +100,13 @@ _REQUIRED_ALERT_REASONS: dict[str, Reason] = {
 def classify(
     endpoint: Endpoint, with_sni: Observation, without_sni: Observation | None
 ) -> Classification:
-    """Give the verdict for ``endpoint`` from what its two probes observed (see the table above)."""
+    """Give the verdict for ``endpoint`` from what its two probes observed (see the table above).
+
+    For an IP-literal endpoint ``with_sni`` is its one probe, made without SNI.
+    """
     if isinstance(with_sni, Failure):
+        if endpoint.sni is None:
+            return _address_failed(endpoint, with_sni)
         return _error(endpoint, with_sni)
     if endpoint.sni is None or without_sni is None:
         return Classification(
@@ -92,6 +118,24 @@ def classify(
     if isinstance(without_sni, Failure):
         return _without_sni_failed(without_sni)
     return _compare(endpoint, with_sni, without_sni)
+
+
+def http_refusal(with_sni: Observation, without_sni: Observation | None) -> Reason | None:
+    """The reason of line 15 or 16 when the HTTP check refused the request without SNI where the
+    same request with SNI was not refused, else None. The scheduler retries the probe without
+    SNI while this names a reason, as it does for a failed handshake."""
+    if not isinstance(with_sni, Handshake) or not isinstance(without_sni, Handshake):
+        return None
+    accepted, refused = with_sni.http, without_sni.http
+    if accepted is None or refused is None or accepted.status is None:
+        return None
+    if accepted.status in REFUSALS:
+        return None
+    if refused.status == 421:
+        return Reason.NOSNI_HTTP_MISDIRECTED
+    if refused.status in REFUSALS or refused.outcome is HttpOutcome.CLOSED:
+        return Reason.NOSNI_HTTP_REFUSED
+    return None
 
 
 def _error(endpoint: Endpoint, failure: Failure) -> Classification:
@@ -107,6 +151,25 @@ def _error(endpoint: Endpoint, failure: Failure) -> Classification:
         Verdict.ERROR,
         _ERROR_REASONS[failure.kind],
         f"The probe with SNI failed ({failure.message}), so nothing can be said about SNI.",
+    )
+
+
+def _address_failed(endpoint: Endpoint, failure: Failure) -> Classification:
+    """An IP-literal endpoint's one probe (no name, so no SNI) failed."""
+    address = endpoint.host
+    if failure.kind is FailureKind.ALERT and failure.alert == "unrecognized_name":
+        return Classification(
+            Verdict.ERROR,
+            Reason.IP_LITERAL_REJECTED,
+            f"The server at {address} refused a handshake without a name (a fatal "
+            "unrecognized_name alert): it serves names only, so clients that connect by IP "
+            "address cannot connect; connect by name.",
+        )
+    return Classification(
+        Verdict.ERROR,
+        _ERROR_REASONS[failure.kind],
+        f"The connection to {address} by IP address failed ({failure.message}); clients that "
+        "connect by this address cannot connect either.",
     )
 
 
@@ -141,22 +204,42 @@ def _compare(endpoint: Endpoint, with_sni: Handshake, without_sni: Handshake) ->
     same = (sni_cert.sha256 if sni_cert else None) == (
         default_cert.sha256 if default_cert else None
     )
+    name = endpoint.identity
+    if not same and (default_cert is None or not covers(default_cert, name)):
+        return Classification(
+            Verdict.MISMATCHED,
+            Reason.DEFAULT_CERTIFICATE,
+            f"Without SNI the server presents a default certificate that does not cover {name}: "
+            "clients that send no SNI fail host name verification.",
+        )
+    refusal = http_refusal(with_sni, without_sni)
+    if refusal is not None:
+        return _refused(refusal, with_sni.http, without_sni.http)
     if same:
         return Classification(
             Verdict.OPTIONAL,
             Reason.SAME_CERTIFICATE,
             "With and without SNI the server presents the same certificate.",
         )
-    name = endpoint.identity
-    if default_cert is not None and covers(default_cert, name):
-        return Classification(
-            Verdict.OPTIONAL,
-            Reason.COVERING_CERTIFICATE,
-            f"Without SNI the server presents another certificate, which still covers {name}.",
-        )
     return Classification(
-        Verdict.MISMATCHED,
-        Reason.DEFAULT_CERTIFICATE,
-        f"Without SNI the server presents a default certificate that does not cover {name}: "
-        "clients that send no SNI fail host name verification.",
+        Verdict.OPTIONAL,
+        Reason.COVERING_CERTIFICATE,
+        f"Without SNI the server presents another certificate, which still covers {name}.",
+    )
+
+
+def _refused(
+    reason: Reason, accepted: HttpAnswer | None, refused: HttpAnswer | None
+) -> Classification:
+    if reason is Reason.NOSNI_HTTP_MISDIRECTED:
+        what = "421 Misdirected Request"
+    elif refused is not None and refused.status is not None:
+        what = str(refused.status)
+    else:
+        what = "a close without an answer"
+    return Classification(
+        Verdict.REQUIRED,
+        reason,
+        f"Both handshakes succeed, but the HTTP request without SNI gets {what} where with SNI "
+        f"it gets {accepted}: clients that send no SNI are refused.",
     )

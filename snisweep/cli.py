@@ -128,6 +128,18 @@ def _parser() -> argparse.ArgumentParser:
         "from JOB_COMPLETION_INDEX (0-based) and SNISWEEP_SHARD_COUNT when set (Kubernetes "
         "Indexed Jobs)",
     )
+    scan.add_argument(
+        "--protocol",
+        choices=("https", "tls"),
+        default="https",
+        help="https: an HTTP request after each handshake (the HTTP check); tls: handshakes "
+        "only; for endpoints whose list does not say (default https)",
+    )
+    scan.add_argument(
+        "--no-http",
+        action="store_true",
+        help="no HTTP check: stop each probe at the handshake, for every endpoint",
+    )
     scan.add_argument("--quiet", action="store_true", help="no summary on standard error")
     scan.add_argument("--no-progress", action="store_true", help="no progress bar")
     scan.set_defaults(command="scan", run=_run_scan)
@@ -296,6 +308,7 @@ class _Job:
     limits: Limits
     shard: str | None = None  # the report's ``shard`` column
     progress_total: int | None = None  # show a progress bar towards this many endpoints
+    http: bool = True  # the HTTP check on HTTPS endpoints (off: --no-http)
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,7 +324,7 @@ def _run_scan(args: argparse.Namespace) -> int:
     # Every list is checked before the report is opened: a bad list never truncates a report.
     endpoints = load(
         args.configs,
-        Settings(timeout=args.timeout, retries=args.retries),
+        Settings(timeout=args.timeout, retries=args.retries, protocol=args.protocol),
         stdin_format=args.stdin_format,
         select=shard.holds if shard is not None else None,
     )
@@ -320,7 +333,7 @@ def _run_scan(args: argparse.Namespace) -> int:
     limits = Limits(concurrency=args.concurrency, per_host=args.per_host)
     show_progress = not (args.quiet or args.no_progress) and sys.stderr.isatty()
     progress_total = endpoints.count if show_progress else None
-    job = _Job(endpoints, limits, _label(shard), progress_total)
+    job = _Job(endpoints, limits, _label(shard), progress_total, http=not args.no_http)
     processes = min(_worker_count(args.workers, endpoints.count), limits.concurrency)
     try:
         if processes > 1:
@@ -386,7 +399,7 @@ def _scan_in_workers(job: _Job, count: int, writer: ReportWriter) -> _Outcome:
 
     def work(index: int, channel: socket.socket) -> int:
         mine = itertools.islice(job.endpoints, index, None, count)
-        return _work(_Job(mine, share, job.shard), workers.ChannelWriter(channel))
+        return _work(_Job(mine, share, job.shard, http=job.http), workers.ChannelWriter(channel))
 
     started = workers.start(count, work)
     try:
@@ -452,7 +465,7 @@ async def _scan_to_report(
 ) -> _Outcome:
     """Scan into ``sink`` (and ``collected``); SIGINT and SIGTERM stop the scan but keep
     every row already finished."""
-    scanner = Scanner(TLSProber(), limits=job.limits, shard=job.shard)
+    scanner = Scanner(TLSProber(), limits=job.limits, shard=job.shard, http=job.http)
     scan_scope = anyio.CancelScope()
 
     def produce(group: TaskGroup, send: MemoryObjectSendStream[Record]) -> None:
@@ -620,12 +633,14 @@ def _run_demo(args: argparse.Namespace) -> int:
         writer = ReportWriter(args.output, format_for(args.output, None)) if args.output else None
         records: list[Record] = []
         outcome = _run_async(_scan_to_report, _Job(endpoints, Limits()), writer, records)
-    expected = {(s.host, s.port): (s.verdict, s.reason) for s in lab.scenarios}
+    expected = {(s.host, s.port): (s.verdict, s.reason, s.warnings) for s in lab.scenarios}
     _print_table(records, list(expected), sys.stdout)
     _err(_summary(outcome, writer.name if writer else "the table above"))
     if outcome.interrupted:
         return EXIT_INTERRUPTED
-    surprises = [r for r in records if expected.get((r.host, r.port)) != (r.verdict, r.reason)]
+    surprises = [
+        r for r in records if expected.get((r.host, r.port)) != (r.verdict, r.reason, r.warnings)
+    ]
     if surprises:
         _err(f"snisweep demo: {len(surprises)} endpoint(s) did not get the lab's expected verdict")
         return EXIT_RUNTIME
@@ -634,30 +649,41 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 def _print_table(records: Sequence[Record], order: Sequence[tuple[str, int]], out: TextIO) -> None:
     position = {key: index for index, key in enumerate(order)}
-    rows = [("LABEL", "ENDPOINT", "VERDICT", "REASON", "DETAIL")]
+    rows = [("LABEL", "VERDICT", "REASON", "HTTP", "WARNINGS", "DETAIL")]
     for record in sorted(records, key=lambda r: position.get((r.host, r.port), len(position))):
         rows.append(
             (
-                printable(record.label or "", 40),
-                f"{record.host}:{record.port}",
+                printable(record.label or f"{record.host}:{record.port}", 40),
                 record.verdict.value,
                 record.reason.value,
+                _statuses(record),
+                ",".join(record.warnings) or "-",
                 record.detail,
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    columns = len(rows[0]) - 1
+    widths = [max(len(row[i]) for row in rows) for i in range(columns)]
     # On a terminal, a line longer than the window would wrap into the next row: the detail
     # then goes under its row, wrapped and indented (a report file or a pipe gets one line).
     limit = shutil.get_terminal_size().columns if out.isatty() else None
     for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)]
-        line = "  ".join([*cells, row[4]]).rstrip()
+        cells = [cell.ljust(width) for cell, width in zip(row[:columns], widths, strict=True)]
+        line = "  ".join([*cells, row[columns]]).rstrip()
         if limit is None or len(line) <= limit or row is rows[0]:
             out.write(line + "\n")
             continue
         out.write("  ".join(cells).rstrip() + "\n")
-        for part in textwrap.wrap(row[4], width=max(limit - 6, 20)):
+        for part in textwrap.wrap(row[columns], width=max(limit - 6, 20)):
             out.write("      " + part + "\n")
+
+
+def _statuses(record: Record) -> str:
+    """The HTTP statuses with and without SNI, e.g. ``200/403`` (``-`` for none)."""
+    if record.sni_http_status is None and record.nosni_http_status is None:
+        return "-"
+    if record.sni is None:  # an IP literal's one probe
+        return str(record.sni_http_status)
+    return f"{record.sni_http_status or '-'}/{record.nosni_http_status or '-'}"
 
 
 def _run_lab(args: argparse.Namespace) -> int:

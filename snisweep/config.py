@@ -12,7 +12,9 @@ Standard input (``-``) is YAML unless ``load`` is told otherwise; a directory st
 ``*.yaml``/``*.yml`` below it (it may hold CSV reports, which are no lists). Endpoint strings
 (``host``, ``host:port``, ``[v6]:port``, URLs) follow the same rules in every format
 (``snisweep.endpoints``). Each setting of an endpoint comes from the endpoint itself, then from
-its YAML file's ``defaults``, then from ``Settings`` (the command line).
+its YAML file's ``defaults``, then from ``Settings`` (the command line); for ``protocol`` (whether
+the probe makes its HTTP check, and with which path) a URL's scheme comes between the endpoint's
+own key and the defaults (``snisweep.endpoints.http_path``).
 
 ``load`` reads every list in full before it returns and raises one ``ConfigError`` carrying each
 problem of each file as ``FILE:LINE: message``, so that nothing is scanned from lists with a
@@ -21,7 +23,8 @@ the endpoints: lists of hundreds of thousands of entries are expected, and none 
 whole. What grows with the lists is one 128-bit digest per unique endpoint, for
 de-duplication across every file and format (and standard input or a pipe, kept in memory
 because it cannot be read twice). Entries with the same ``Endpoint.key`` are scanned once, the
-first one wins.
+first one wins: two entries that differ only in their path or protocol are one endpoint, with
+the first one's ``http_path``.
 """
 
 from __future__ import annotations
@@ -39,11 +42,13 @@ from snisweep.csv_list import CsvReader
 from snisweep.endpoints import (
     LABEL_MAX,
     PORT_RANGE,
+    PROTOCOLS,
     RETRIES_RANGE,
     TIMEOUT_MAX,
     TLS_DEFAULT_PORTS,
     Defaults,
     Entry,
+    check_protocol,
     digest,
     parse_endpoint_string,
 )
@@ -55,6 +60,7 @@ from snisweep.yaml_list import YamlReader
 __all__ = [
     "LABEL_MAX",
     "PORT_RANGE",
+    "PROTOCOLS",
     "RETRIES_RANGE",
     "TIMEOUT_MAX",
     "TLS_DEFAULT_PORTS",
@@ -94,11 +100,14 @@ class Settings:
     """Command-line level defaults: the lowest precedence, below a file's ``defaults``.
 
     Invalid values raise ``ValueError``: they come from the program, not from a file.
+    ``protocol`` (``https`` or ``tls``, in any case; kept in lower case) is that of the
+    endpoints that neither set their own nor give a URL, in lists whose defaults set none.
     """
 
     port: int = 443
     timeout: float = 5.0
     retries: int = 1
+    protocol: str = "https"
 
     def __post_init__(self) -> None:
         for name, value, low, high in (
@@ -114,6 +123,13 @@ class Settings:
             or not 0 < timeout <= TIMEOUT_MAX
         ):
             raise ValueError(f"timeout must be seconds in (0, {TIMEOUT_MAX:g}], not {timeout!r}")
+        try:
+            protocol = check_protocol(self.protocol)
+        except (ValueError, AttributeError):
+            raise ValueError(
+                f"protocol must be one of {', '.join(PROTOCOLS)}, not {self.protocol!r}"
+            ) from None
+        object.__setattr__(self, "protocol", protocol)  # frozen: the one normalisation
 
 
 _DEFAULT_SETTINGS: Final = Settings()
@@ -290,7 +306,7 @@ class EndpointList:
             reader = _reader(item.source, self._settings, item.defaults, by_lines=item.by_lines)
             name = item.source.name
             for entry in reader:
-                host, port, address, sni, label, tags, timeout, retries, line = entry
+                host, port, address, sni, label, tags, timeout, retries, line, path = entry
                 # A duplicate has the same host, port and address, so the same selection: an
                 # endpoint left out needs no digest.
                 if select is not None and not select(host, port, address):
@@ -301,7 +317,7 @@ class EndpointList:
                         continue
                     seen.add(key)
                 yield Endpoint(
-                    host, port, address, sni, label, tags, timeout, retries, f"{name}:{line}"
+                    host, port, address, sni, label, tags, timeout, retries, f"{name}:{line}", path
                 )
             if reader.problems:
                 raise ConfigError(reader.problems)
@@ -333,7 +349,7 @@ def load(
     """
     if isinstance(paths, str):
         raise TypeError("load() takes a sequence of paths, not one string")
-    base = Defaults(settings.port, float(settings.timeout), settings.retries)
+    base = Defaults(settings.port, float(settings.timeout), settings.retries, (), settings.protocol)
     problems: list[Problem] = []
     lists: list[_List] = []
     seen: set[bytes] = set()

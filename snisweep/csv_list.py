@@ -9,8 +9,10 @@ I/O: reads the file it is handed (through the opener it is given), nothing else.
     api.example.com,8443,Public API,prod;api,team-a,eu-1
     billing.example.org,,Billing SOAP,billing,team-b,eu-2
 
-    url,label
-    https://hr.example.net:9443/ws/soap,HR SOAP
+    url,label,protocol
+    https://hr.example.net:9443/ws/soap?wsdl,HR SOAP,
+    ldaps://ldap.example.com,Directory,
+    mail.example.com:465,Mail,tls
 
 The columns are found by their header, case-insensitive, white space around it ignored; columns
 not named here are ignored (exports have many). Every cell is stripped; an empty cell sets
@@ -22,8 +24,14 @@ nothing, so the command line's settings apply.
   empty, else ``url``.
 - ``port``: the port of a ``host``. Next to a ``url`` it may fill in a port the URL does not
   give, or repeat the URL's; one that contradicts the URL is a problem.
-- ``address``, ``sni``, ``label``, ``timeout`` (seconds), ``retries``: as in YAML.
+- ``address``, ``sni``, ``label``, ``timeout`` (seconds), ``retries``, ``protocol``
+  (``https`` or ``tls``): as in YAML.
 - ``tags``: separated by ``;``, as the report joins them (so a report's tags read back).
+
+Whether the probe makes its HTTP check, and with which path: the row's ``protocol``, else the
+scheme of its ``url`` (``https://``/``wss://`` with the URL's path and query; ``ldaps://`` and
+the other TLS schemes are plain TLS), else the command line's (HTTPS, path ``/``). A row that
+takes its ``host`` ignores its ``url`` for this too, as for everything else.
 
 The delimiter is ``,``, or ``;`` or a tab when the header line has no comma but one of those
 (spreadsheets in many locales write ``;``). UTF-8, with or without the byte order mark that
@@ -46,10 +54,12 @@ from snisweep.endpoints import (
     Entry,
     check_integer,
     check_label,
+    check_protocol,
     check_seconds,
     check_tag,
     host_and_port,
     host_name,
+    http_path,
     normalise_address,
     show,
     sni_name,
@@ -60,7 +70,18 @@ from snisweep.errors import Problem
 __all__ = ["COLUMNS", "CsvReader"]
 
 #: The columns read; any other column is ignored.
-COLUMNS: Final = ("host", "url", "port", "address", "sni", "label", "tags", "timeout", "retries")
+COLUMNS: Final = (
+    "host",
+    "url",
+    "port",
+    "address",
+    "sni",
+    "label",
+    "tags",
+    "timeout",
+    "retries",
+    "protocol",
+)
 _SECONDS: Final = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 
 
@@ -165,9 +186,17 @@ class CsvReader:
         name = sni = address = None
         is_ip = False
         host, url = cells.get("host"), cells.get("url")
+        protocol: str | None = None
+        if written := cells.get("protocol"):
+            try:
+                protocol = check_protocol(written)
+            except ValueError as exc:
+                problems.append(str(exc))
+        path: str | None = None
         try:
             if host:
                 name, is_ip = host_name(host)
+                path = http_path(protocol, None, self.defaults.protocol)
             elif url:
                 try:
                     name, url_port, is_ip = host_and_port(url)
@@ -180,6 +209,7 @@ class CsvReader:
                             "write the port in the url, or leave 'port' empty"
                         )
                     port = url_port
+                path = http_path(protocol, url, self.defaults.protocol)
             else:
                 which = " or ".join(repr(c) for c in ("host", "url") if c in columns)
                 problems.append(f"no {which} in this row")
@@ -189,7 +219,7 @@ class CsvReader:
         tags: tuple[str, ...] = ()
         label = ""
         for key, text in cells.items():
-            if not text or key in ("host", "url", "port"):
+            if not text or key in ("host", "url", "port", "protocol"):
                 continue
             try:
                 if key == "address":
@@ -220,6 +250,7 @@ class CsvReader:
             defaults.timeout if timeout is None else timeout,
             defaults.retries if retries is None else retries,
             line,
+            path,
         )
 
 

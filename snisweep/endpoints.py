@@ -3,12 +3,23 @@
 YAML strings, lines of a text list and the ``url`` column of a CSV list are all *endpoint
 strings* (``host``, ``host:port``, ``[v6]:port`` or a URL of a TLS scheme), read by
 ``parse_endpoint_string`` and normalised by ``host_and_port``. The single values (a host name,
-an address, a port, a timeout, a tag) are checked here too, whatever format wrote them: each
-function returns the normalised value or raises ``ValueError`` with a message for the user.
+an address, a port, a timeout, a tag, a protocol) are checked here too, whatever format wrote
+them: each function returns the normalised value or raises ``ValueError`` with a message for
+the user.
+
+Every endpoint is HTTPS unless something says it is plain TLS: the probe then sends
+``GET <http_path> HTTP/1.1`` after each handshake. What decides, most specific first
+(``http_path``): the endpoint's own ``protocol`` (``https`` or ``tls``), then the scheme of its
+URL (``https://`` and ``wss://`` are HTTP, with the URL's path and query as the request target;
+``ldaps://`` and the other TLS schemes are not), then the ``protocol`` of its file's
+``defaults``, then the command line's. The path is untrusted text bound for a request line:
+``url_target`` refuses spaces and control characters, so that it can never end the line or
+start a header, and percent-encodes what a URL cannot hold as written.
 
 A list reader turns what it read into an ``Entry``: a plain tuple, because the validation pass
 needs only its key, and building an ``Endpoint`` costs more than reading the entry did.
-``digest`` stands in for ``Endpoint.key`` in de-duplication.
+``digest`` stands in for ``Endpoint.key`` in de-duplication; the path and the protocol are not
+part of it, so two entries that differ only in them are one endpoint (the first one listed).
 """
 
 from __future__ import annotations
@@ -16,6 +27,8 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
+import unicodedata
+import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
@@ -23,20 +36,26 @@ from typing import Final
 import idna
 
 __all__ = [
+    "HTTPS",
     "LABEL_MAX",
+    "PATH_MAX",
     "PORT_RANGE",
+    "PROTOCOLS",
     "RETRIES_RANGE",
     "TIMEOUT_MAX",
+    "TLS",
     "TLS_DEFAULT_PORTS",
     "Defaults",
     "Entry",
     "check_integer",
     "check_label",
+    "check_protocol",
     "check_seconds",
     "check_tag",
     "digest",
     "host_and_port",
     "host_name",
+    "http_path",
     "normalise_address",
     "normalise_host",
     "parse_endpoint_string",
@@ -45,6 +64,7 @@ __all__ = [
     "string_entry",
     "template_variable",
     "union",
+    "url_target",
 ]
 
 #: URL schemes that speak TLS from the first byte, with their default ports.
@@ -56,6 +76,15 @@ TLS_DEFAULT_PORTS: Final[dict[str, int]] = {
     "imaps": 993,
     "pop3s": 995,
     "ftps": 990,
+}
+# The TLS schemes whose servers speak HTTP; for the others, what answers instead (messages).
+_HTTP_SCHEMES: Final = frozenset({"https", "wss"})
+_NOT_HTTP_SERVERS: Final = {
+    "ldaps": "an LDAP server",
+    "smtps": "a mail (SMTP) server",
+    "imaps": "a mail (IMAP) server",
+    "pop3s": "a mail (POP3) server",
+    "ftps": "an FTP server",
 }
 # Plain-text schemes, each with the TLS scheme the user most likely meant.
 _PLAINTEXT_SCHEMES: Final = {
@@ -72,6 +101,12 @@ PORT_RANGE: Final = (1, 65535)
 TIMEOUT_MAX: Final = 300.0  # seconds; beyond this a probe is surely a typo (ms for s)
 RETRIES_RANGE: Final = (0, 10)
 LABEL_MAX: Final = 1000  # characters: a label is a name for people, not a document
+PATH_MAX: Final = 2048  # characters of a request target, encoded: what servers accept anywhere
+
+#: The values of ``protocol``: an HTTPS endpoint gets the HTTP check, a plain TLS one does not.
+HTTPS: Final = "https"
+TLS: Final = "tls"
+PROTOCOLS: Final = (HTTPS, TLS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +118,12 @@ class Defaults:
     timeout: float
     retries: int
     tags: tuple[str, ...] = ()
+    protocol: str = HTTPS  # HTTPS or TLS, for the entries that neither set it nor give a URL
 
 
-# One endpoint as a reader yields it:
-# (host, port, address, sni, label, tags, timeout, retries, line).
-Entry = tuple[str, int, str | None, str | None, str, tuple[str, ...], float, int, int]
+# One endpoint as a reader yields it, in the order of ``Endpoint``'s fields (the line stands
+# for the origin): (host, port, address, sni, label, tags, timeout, retries, line, http_path).
+Entry = tuple[str, int, str | None, str | None, str, tuple[str, ...], float, int, int, str | None]
 
 
 def digest(entry: Entry) -> bytes:
@@ -166,7 +202,11 @@ def _host_and_port(text: str) -> tuple[str, int | None, bool]:
 
 def string_entry(text: str, line: int, defaults: Defaults) -> Entry:
     """The entry an endpoint string makes, with ``defaults``; raises ``ValueError``."""
-    host, port, is_ip = host_and_port(text)
+    if "://" in text:  # the scheme decides the path, not the defaults
+        host, port, is_ip, path = _read_url(text)
+    else:
+        host, port, is_ip = host_and_port(text)
+        path = "/" if defaults.protocol == HTTPS else None
     return (
         host,
         defaults.port if port is None else port,
@@ -177,10 +217,67 @@ def string_entry(text: str, line: int, defaults: Defaults) -> Entry:
         defaults.timeout,
         defaults.retries,
         line,
+        path,
     )
 
 
+def _read_url(text: str) -> tuple[str, int | None, bool, str | None]:
+    """``host_and_port`` and ``url_target`` of a URL, in one match for most URLs of a list."""
+    match = _NORMAL_URL.fullmatch(text)
+    if match is not None:
+        name, port, target = match.groups()
+        if target[:1] != "/":
+            target = "/" + target  # an empty path, and maybe a query
+        if (
+            len(name) <= 253
+            and not name[-1].isdigit()
+            and "xn--" not in name
+            and (port is None or int(port) <= PORT_RANGE[1])
+            and len(target) <= PATH_MAX
+        ):
+            return name, 443 if port is None else int(port), False, target
+    host, port, is_ip = host_and_port(text)
+    return host, port, is_ip, url_target(text)
+
+
+def http_path(protocol: str | None, url: str | None, default: str) -> str | None:
+    """The ``http_path`` of an endpoint: its own ``protocol`` (None when it sets none), else
+    the scheme of ``url`` (the endpoint string it was written as, None when none; it may be
+    no URL), else the ``default`` protocol. Raises ``ValueError`` for a URL whose path
+    ``url_target`` refuses, and for ``protocol: https`` on a URL of a scheme that is not HTTP.
+    """
+    target: str | None = "/"
+    if url is not None and "://" in url:
+        # checked even where protocol: tls makes it unused: the list is wrong either way
+        target = url_target(url)
+        if protocol is None:
+            return target
+        if target is None and protocol == HTTPS:
+            scheme = url.strip().partition("://")[0].lower()
+            raise ValueError(
+                f"protocol https does not fit this {scheme}:// URL: "
+                f"{_NOT_HTTP_SERVERS.get(scheme, 'its server')} does not answer HTTP; "
+                "write protocol tls, or no protocol"
+            )
+    elif protocol is None:
+        protocol = default
+    return target if protocol == HTTPS else None
+
+
 def _parse_url(text: str) -> tuple[str, int]:
+    scheme, rest = _scheme_and_rest(text)
+    default_port = TLS_DEFAULT_PORTS[scheme]
+    authority = _AUTHORITY_END.split(rest, maxsplit=1)[0]
+    host_port = authority.rpartition("@")[2]  # user info never matters for a handshake
+    if not host_port.strip():
+        raise ValueError(f"empty host in URL {show(text)}")
+    if not host_port.startswith("[") and host_port.count(":") > 1:
+        raise ValueError(f"an IPv6 address in a URL needs brackets: {show(text)}")
+    host, port = _split_host_port(host_port, text)
+    return host, default_port if port is None else port
+
+
+def _scheme_and_rest(text: str) -> tuple[str, str]:
     scheme, _, rest = text.partition("://")
     scheme = scheme.lower()
     if scheme in _PLAINTEXT_SCHEMES:
@@ -189,20 +286,82 @@ def _parse_url(text: str) -> tuple[str, int]:
             f"{scheme}:// is not TLS; use {secure}:// (default port "
             f"{TLS_DEFAULT_PORTS[secure]}) or host:port"
         )
-    default_port = TLS_DEFAULT_PORTS.get(scheme)
-    if default_port is None:
+    if scheme not in TLS_DEFAULT_PORTS:
         known = ", ".join(TLS_DEFAULT_PORTS)
         raise ValueError(
             f"unsupported URL scheme {show(scheme + '://')}; use one of {known}, or host:port"
         )
-    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
-    host_port = authority.rpartition("@")[2]  # user info never matters for a handshake
-    if not host_port.strip():
-        raise ValueError(f"empty host in URL {show(text)}")
-    if not host_port.startswith("[") and host_port.count(":") > 1:
-        raise ValueError(f"an IPv6 address in a URL needs brackets: {show(text)}")
-    host, port = _split_host_port(host_port, text)
-    return host, default_port if port is None else port
+    return scheme, rest
+
+
+_AUTHORITY_END: Final = re.compile(r"[/?#]")
+# A request target that needs nothing done: RFC 3986's path and query characters, and '%' only
+# as the start of an escape. (Most paths of a list are like that.)
+_CLEAN_TARGET: Final = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*+")
+# What a request target cannot hold as written: a '%' that starts no escape, characters that
+# RFC 3986 leaves out ('"', '<', '[', '{', '|', ...), and all that is not ASCII.
+_TO_ENCODE: Final = re.compile(r"%(?![0-9A-Fa-f]{2})|[^A-Za-z0-9\-._~!$&'()*+,;=:@/?%]")
+# Templates that no URL can hold as written (braces and angle brackets), unlike $NAME or
+# %NAME%, which are also legitimate text in a query ('?$filter=', '%41%').
+_PATH_TEMPLATE: Final = re.compile(
+    r"\{\{.*?\}\}|\$\{[^}]*\}|<[A-Za-z_][^<>]*>|\{[A-Za-z_][A-Za-z0-9_.-]*\}"
+)
+
+
+def url_target(text: str) -> str | None:
+    """The request target of the HTTP check for the URL ``text``: its path and query
+    (``/`` when it has no path: ``https://h?x=1`` is ``/?x=1``), without the fragment; None
+    for a scheme that is not HTTP (``ldaps://``, ...).
+
+    The target goes into a request line, so it must not be able to end it: a space or a
+    control character (any character Python does not call printable: CR, LF, NUL, NEL,
+    U+2028, ...) raises ``ValueError``, and so do a target longer than ``PATH_MAX`` once
+    encoded and an unfilled template (``{{path}}``, ``${P}``, ``{id}``, ``<path>``). What a URL
+    cannot hold as written is percent-encoded (non-ASCII as UTF-8, ``"<>[\\]^`{|}``, and a
+    ``%`` that starts no escape); ``%XX`` escapes are kept as written. Messages quote the path
+    and query, never the user info. The authority is not checked here (see ``host_and_port``).
+    """
+    scheme, rest = _scheme_and_rest(text.strip())
+    if scheme not in _HTTP_SCHEMES:
+        return None
+    match = _AUTHORITY_END.search(rest)
+    if match is None:
+        return "/"
+    target = rest[match.start() :].partition("#")[0]
+    if target[:1] != "/":
+        target = "/" + target  # an empty path, and maybe a query
+    if len(target) <= PATH_MAX and _CLEAN_TARGET.fullmatch(target):
+        return target
+    return _encode_target(target)
+
+
+def _encode_target(target: str) -> str:
+    # First, so that nothing below reads more than that; encoding only makes it longer.
+    if len(target) > PATH_MAX:
+        raise ValueError(
+            f"the URL's path and query are {len(target)} characters long; {PATH_MAX} at most"
+        )
+    # the unfilled template is the news, if there is one (its spaces are no typo)
+    if "{" in target or "<" in target:
+        template = _PATH_TEMPLATE.search(target)
+        if template is not None:
+            raise ValueError(
+                f"unresolved template variable {show(template.group(), 40)} in the URL's "
+                f"path or query {show(target)}"
+            )
+    if not target.isprintable() or " " in target:
+        char = next(c for c in target if c == " " or not c.isprintable())
+        if char == " ":
+            raise ValueError(f"a space in the URL's path or query {show(target)}; write %20")
+        what = "a space" if unicodedata.category(char)[0] == "Z" else "a control character"
+        raise ValueError(f"{what} (U+{ord(char):04X}) in the URL's path or query {show(target)}")
+    encoded = _TO_ENCODE.sub(lambda m: urllib.parse.quote(m.group(), safe=""), target)
+    if len(encoded) > PATH_MAX:
+        raise ValueError(
+            f"the URL's path and query are {len(encoded)} characters long once "
+            f"percent-encoded; {PATH_MAX} at most"
+        )
+    return encoded
 
 
 def _split_host_port(text: str, whole: str) -> tuple[str, int | None]:
@@ -289,6 +448,12 @@ _CANONICAL_IPV4: Final = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
 _NORMAL_NAME: Final = re.compile(r"[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*+")
 _NORMAL_NAME_PORT: Final = re.compile(
     r"([a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*+)(?::([1-9][0-9]{0,4}))?"
+)
+# An https:// or wss:// URL (port 443 by default) of such a name, without user info, whose
+# path and query need nothing done (see _CLEAN_TARGET); any fragment.
+_NORMAL_URL: Final = re.compile(
+    r"(?:https|wss)://([a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*+)(?::([1-9][0-9]{0,4}))?+"
+    r"((?:[/?](?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*+)?+)(?:#.*)?"
 )
 
 
@@ -484,6 +649,17 @@ def check_tag(tag: str) -> str:
 def union(first: tuple[str, ...], second: Iterable[str]) -> tuple[str, ...]:
     """The tags of ``first``, then those of ``second``, each once."""
     return tuple(dict.fromkeys((*first, *second)))
+
+
+def check_protocol(text: str) -> str:
+    """A ``protocol`` value, ``https`` or ``tls`` in any case, as ``HTTPS`` or ``TLS``; raises
+    ``ValueError`` for anything else."""
+    protocol = text.strip().lower()
+    if protocol == HTTPS:
+        return HTTPS
+    if protocol == TLS:
+        return TLS
+    raise ValueError(f"protocol: expected https or tls, found {show(text)}")
 
 
 def check_label(label: str, key: str = "label") -> str:

@@ -44,6 +44,9 @@ class Reason(StrEnum):
     NOSNI_TIMEOUT = "nosni-timeout"
     NOSNI_NOT_TLS = "nosni-not-tls"
     NOSNI_TLS_FAILURE = "nosni-tls-failure"
+    # required at the HTTP level: both handshakes succeed, the request without SNI is refused
+    NOSNI_HTTP_MISDIRECTED = "nosni-http-misdirected"
+    NOSNI_HTTP_REFUSED = "nosni-http-refused"
     # mismatched
     DEFAULT_CERTIFICATE = "default-certificate"
     # optional
@@ -62,8 +65,25 @@ class Reason(StrEnum):
     TLS_ALERT = "tls-alert"
     SNI_REJECTED = "sni-rejected"
     TLS_FAILURE = "tls-failure"
+    IP_LITERAL_REJECTED = "ip-literal-rejected"
     NOSNI_CONNECT_FAILED = "nosni-connect-failed"
     INTERNAL_ERROR = "internal-error"
+
+
+class WarningCode(StrEnum):
+    """What else a real client meets at an endpoint (column ``warnings``): a closed list,
+    documented in the README. Warnings never change the verdict; they are computed by
+    ``snisweep.pitfalls`` and listed in this order."""
+
+    SNI_WARNING_ALERT = "sni-warning-alert"
+    JAVA_SENDS_NO_SNI = "java-sends-no-sni"
+    CHAIN_TOO_LONG = "chain-too-long"
+    LEGACY_TLS = "legacy-tls"
+    SNI_CERT_NOT_COVERING = "sni-cert-not-covering"
+    NO_IP_SAN = "no-ip-san"
+    PLACEHOLDER_CERTIFICATE = "placeholder-certificate"
+    CERT_EXPIRED = "cert-expired"
+    CERT_EXPIRING = "cert-expiring"
 
 
 class FailureKind(StrEnum):
@@ -116,6 +136,9 @@ class Endpoint:
     timeout: float = 5.0
     retries: int = 1
     origin: str = ""  # "FILE:LINE" where the endpoint was listed, for messages
+    # The request target of the HTTP check (the URL's path and query, else "/"); None for a
+    # plain TLS endpoint (``protocol: tls``, or a URL of a scheme that is not HTTP).
+    http_path: str | None = "/"
 
     @property
     def key(self) -> tuple[str, int, str | None, str | None]:
@@ -157,13 +180,56 @@ class Certificate:
         return self.dns_names + self.ip_addresses
 
 
+class HttpOutcome(StrEnum):
+    """How the HTTP check after a handshake ended."""
+
+    STATUS = "status"  # a status line came back: ``HttpAnswer.status``
+    CLOSED = "closed"  # the server closed or reset the connection without a status line
+    TIMEOUT = "timeout"  # no status line within what was left of the probe's timeout
+    NOT_HTTP = "not-http"  # the answer is no HTTP status line (or too long to be one)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpAnswer:
+    """What the one ``GET`` sent after a handshake got back."""
+
+    outcome: HttpOutcome
+    status: int | None = None  # the status code, for ``HttpOutcome.STATUS`` only
+
+    def __str__(self) -> str:
+        if self.status is not None:
+            return str(self.status)
+        return {
+            HttpOutcome.CLOSED: "a close without an answer",
+            HttpOutcome.TIMEOUT: "no answer in time",
+            HttpOutcome.NOT_HTTP: "an answer that is not HTTP",
+        }.get(self.outcome, self.outcome.value)
+
+
 @dataclass(frozen=True, slots=True)
 class Handshake:
-    """A completed TLS handshake."""
+    """A completed TLS handshake, and what the connection showed around it."""
 
     tls_version: str
     cipher: str
     certificate: Certificate | None
+    # Certificates the server sent (leaf first), None where Python cannot tell.
+    chain_length: int | None = None
+    # Warning-level alerts the server sent in the clear before the handshake was encrypted,
+    # by description (e.g. "unrecognized_name"): OpenSSL ignores them, Java aborts on some.
+    warning_alerts: tuple[str, ...] = ()
+    # The HTTP check on the same connection; None when none was made (plain TLS, --no-http).
+    http: HttpAnswer | None = None
+
+    def with_http(self, answer: HttpAnswer) -> Handshake:
+        return Handshake(
+            self.tls_version,
+            self.cipher,
+            self.certificate,
+            self.chain_length,
+            self.warning_alerts,
+            answer,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,14 +29,24 @@ from typing import Protocol, cast
 import anyio
 
 from snisweep.certs import inspect
-from snisweep.model import Failure, FailureKind, Handshake, Observation
+from snisweep.http import StatusReader
+from snisweep.model import Failure, FailureKind, Handshake, HttpAnswer, HttpOutcome, Observation
 
 
 class Prober(Protocol):
-    """Anything that can make one probe; the scheduler takes one so that tests can script it."""
+    """Anything that can make one probe; the scheduler takes one so that tests can script it.
+
+    ``request`` is the HTTP check's request, sent after a completed handshake on the same
+    connection (None: plain TLS, no request); the answer is the ``Handshake``'s ``http``.
+    """
 
     async def __call__(
-        self, address: str, port: int, server_name: str | None, timeout: float
+        self,
+        address: str,
+        port: int,
+        server_name: str | None,
+        timeout: float,
+        request: bytes | None,
     ) -> Observation: ...
 
 
@@ -68,10 +78,15 @@ class TLSProber:
         self._context = context if context is not None else client_context()
 
     async def __call__(
-        self, address: str, port: int, server_name: str | None, timeout: float
+        self,
+        address: str,
+        port: int,
+        server_name: str | None,
+        timeout: float,
+        request: bytes | None = None,
     ) -> Observation:
         loop = asyncio.get_running_loop()
-        handshake = _Handshake(self._context, server_name, loop.create_future())
+        handshake = _Handshake(self._context, server_name, request, loop.create_future())
         transport: asyncio.BaseTransport | None = None
         with anyio.move_on_after(timeout):
             try:
@@ -82,20 +97,34 @@ class TLSProber:
                 return await handshake.settled
             finally:
                 transport.abort()
+        if handshake.completed is not None:  # the deadline passed while waiting for HTTP
+            return handshake.completed.with_http(HttpAnswer(HttpOutcome.TIMEOUT))
         if transport is not None:
             return Failure(FailureKind.HANDSHAKE_TIMEOUT, f"no handshake within {timeout:g} s")
         return Failure(FailureKind.CONNECT_TIMEOUT, f"no TCP connection within {timeout:g} s")
 
 
 class _Handshake(asyncio.Protocol):
-    """One client handshake, fed by the event loop; ``settled`` gets its observation."""
+    """One client handshake, then the HTTP check when there is a request, fed by the event
+    loop; ``settled`` gets its observation, ``completed`` holds the handshake once done."""
 
-    __slots__ = ("_incoming", "_outgoing", "_tls", "_transport", "settled")
+    __slots__ = (
+        "_cleartext",
+        "_incoming",
+        "_outgoing",
+        "_reader",
+        "_request",
+        "_tls",
+        "_transport",
+        "completed",
+        "settled",
+    )
 
     def __init__(
         self,
         context: ssl.SSLContext,
         server_name: str | None,
+        request: bytes | None,
         settled: asyncio.Future[Observation],
     ) -> None:
         self._incoming = ssl.MemoryBIO()
@@ -103,6 +132,10 @@ class _Handshake(asyncio.Protocol):
         # server_hostname=None is what sends no SNI at all; a name sends it (never verified here).
         self._tls = context.wrap_bio(self._incoming, self._outgoing, server_hostname=server_name)
         self._transport: asyncio.Transport | None = None
+        self._cleartext = _Cleartext()
+        self._request = request
+        self._reader: StatusReader | None = None
+        self.completed: Handshake | None = None
         self.settled = settled
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -111,16 +144,27 @@ class _Handshake(asyncio.Protocol):
         self._step()  # the ClientHello
 
     def data_received(self, data: bytes) -> None:
+        cleartext = self._cleartext
+        if not cleartext.encrypted:
+            cleartext.feed(data)
         self._incoming.write(data)
-        self._step()
+        if self._reader is not None:
+            self._read_answer()
+        else:
+            self._step()
 
     def eof_received(self) -> bool:
         self._incoming.write_eof()
-        self._step()  # OpenSSL names the close: an EOF in the middle of a handshake
+        if self._reader is not None:
+            self._read_answer()
+        else:
+            self._step()  # OpenSSL names the close: an EOF in the middle of a handshake
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if exc is None:
+        if self.completed is not None:
+            self._settle(self.completed.with_http(StatusReader.closed()))
+        elif exc is None:
             self._settle(Failure(FailureKind.CLOSED, "the server closed the connection"))
         else:
             self._settle(failure_from(exc, connected=True))
@@ -136,20 +180,61 @@ class _Handshake(asyncio.Protocol):
         except Exception as exc:  # every TLS failure becomes an observation
             self._settle(failure_from(exc, connected=True))
             return
-        # Send our last flight (the client Finished) so that the server sees a completed
-        # handshake and does not log a failed one for every probe.
-        self._flush()
         try:
-            der = self._tls.getpeercert(binary_form=True)
-            cipher = self._tls.cipher()
-            observation: Observation = Handshake(
-                tls_version=self._tls.version() or "",
-                cipher=cipher[0] if cipher else "",
-                certificate=inspect(der) if der else None,
-            )
+            observation = self._observe()
         except Exception as exc:  # a bug here must settle the probe, not leave it waiting
-            observation = failure_from(exc, connected=True)
-        self._settle(observation)
+            self._flush()
+            self._settle(failure_from(exc, connected=True))
+            return
+        if self._request is None:
+            # Send our last flight (the client Finished) so that the server sees a completed
+            # handshake and does not log a failed one for every probe.
+            self._flush()
+            self._settle(observation)
+            return
+        self.completed = observation
+        self._reader = StatusReader()
+        try:
+            self._tls.write(self._request)
+        except ssl.SSLError:
+            self._settle(observation.with_http(StatusReader.closed()))
+            return
+        self._flush()  # the client Finished and the request, in one write
+        self._read_answer()  # the server may have sent more than its handshake already
+
+    def _observe(self) -> Handshake:
+        tls = self._tls
+        der = tls.getpeercert(binary_form=True)
+        cipher = tls.cipher()
+        return Handshake(
+            tls_version=tls.version() or "",
+            cipher=cipher[0] if cipher else "",
+            certificate=inspect(der) if der else None,
+            chain_length=_chain_length(tls),
+            warning_alerts=self._cleartext.warning_alerts(),
+        )
+
+    def _read_answer(self) -> None:
+        reader, completed = self._reader, self.completed
+        if self.settled.done() or reader is None or completed is None:
+            return
+        while True:
+            try:
+                chunk = self._tls.read(_READ_SIZE)
+            except ssl.SSLWantReadError:
+                self._flush()  # a TLS 1.3 key update, say
+                return
+            except (ssl.SSLError, OSError):
+                # close_notify, an EOF, an alert after the handshake: no answer came back.
+                self._settle(completed.with_http(StatusReader.closed()))
+                return
+            if not chunk:
+                self._settle(completed.with_http(StatusReader.closed()))
+                return
+            answer = reader.feed(chunk)
+            if answer is not None:
+                self._settle(completed.with_http(answer))
+                return
 
     def _flush(self) -> None:
         if self._outgoing.pending and self._transport is not None:
@@ -159,6 +244,124 @@ class _Handshake(asyncio.Protocol):
     def _settle(self, observation: Observation) -> None:
         if not self.settled.done():
             self.settled.set_result(observation)
+
+
+_READ_SIZE = 4096
+
+# The chain the server sent: public from Python 3.13; 3.11 and 3.12 have it on the object that
+# SSLObject wraps. Where neither exists, the length is unknown (None) and ``chain-too-long`` is
+# never reported.
+if hasattr(ssl.SSLObject, "get_unverified_chain"):
+
+    def _chain_length(tls: ssl.SSLObject) -> int | None:
+        chain = tls.get_unverified_chain()  # type: ignore[attr-defined,unused-ignore]
+        return len(chain) if chain is not None else None
+
+else:
+
+    def _chain_length(tls: ssl.SSLObject) -> int | None:
+        inner = getattr(tls, "_sslobj", None)
+        get_chain = getattr(inner, "get_unverified_chain", None)
+        if get_chain is None:
+            return None
+        chain = get_chain()
+        return len(chain) if chain is not None else None
+
+
+# TLS record content types (RFC 8446 section 5.1).
+_CHANGE_CIPHER_SPEC, _ALERT, _APPLICATION_DATA = 20, 21, 23
+_ENCRYPTED_FROM_HERE = (_CHANGE_CIPHER_SPEC, _APPLICATION_DATA)
+_WARNING = 1  # alert level
+
+# Alert descriptions by number (RFC 8446 section 6, RFC 5246 section 7.2, RFC 6066), as OpenSSL
+# names them; an unknown number is kept as "alert-N".
+_ALERT_NAMES: dict[int, str] = {
+    0: "close_notify",
+    10: "unexpected_message",
+    20: "bad_record_mac",
+    21: "decryption_failed",
+    22: "record_overflow",
+    30: "decompression_failure",
+    40: "handshake_failure",
+    41: "no_certificate",
+    42: "bad_certificate",
+    43: "unsupported_certificate",
+    44: "certificate_revoked",
+    45: "certificate_expired",
+    46: "certificate_unknown",
+    47: "illegal_parameter",
+    48: "unknown_ca",
+    49: "access_denied",
+    50: "decode_error",
+    51: "decrypt_error",
+    60: "export_restriction",
+    70: "protocol_version",
+    71: "insufficient_security",
+    80: "internal_error",
+    86: "inappropriate_fallback",
+    90: "user_cancelled",
+    100: "no_renegotiation",
+    109: "missing_extension",
+    110: "unsupported_extension",
+    111: "certificate_unobtainable",
+    112: "unrecognized_name",
+    113: "bad_certificate_status_response",
+    114: "bad_certificate_hash_value",
+    115: "unknown_psk_identity",
+    116: "certificate_required",
+    120: "no_application_protocol",
+}
+
+
+class _Cleartext:
+    """Watches the records a server sends until they are encrypted, for warning alerts.
+
+    OpenSSL swallows warning-level alerts, but Java aborts on some (a warning
+    ``unrecognized_name`` ends every Java handshake with SNI). Before the ChangeCipherSpec
+    (TLS 1.2; TLS 1.3 encrypts everything after the ServerHello, which its ChangeCipherSpec or
+    first encrypted record marks) a record's header and an alert's two bytes are in the clear.
+    Only record headers are read, each chunk once: the certificates in between are skipped.
+    """
+
+    __slots__ = ("_alerts", "_head", "_skip", "encrypted")
+
+    def __init__(self) -> None:
+        self._head = b""  # the start of a record whose header (or alert body) is incomplete
+        self._skip = 0  # bytes of the current record's body still to come
+        self._alerts: list[int] = []
+        self.encrypted = False
+
+    def feed(self, data: bytes) -> None:
+        if self.encrypted:
+            return
+        skip = self._skip
+        if skip >= len(data):
+            self._skip = skip - len(data)
+            return
+        buffer = self._head + data[skip:] if self._head else data[skip:]
+        self._skip = 0
+        position, size = 0, len(buffer)
+        while size - position >= 5:
+            kind = buffer[position]
+            if kind in _ENCRYPTED_FROM_HERE:
+                self.encrypted = True
+                self._head = b""
+                return
+            if kind == _ALERT:
+                if size - position < 7:
+                    break
+                if buffer[position + 5] == _WARNING:
+                    self._alerts.append(buffer[position + 6])
+            end = position + 5 + ((buffer[position + 3] << 8) | buffer[position + 4])
+            if end > size:
+                self._skip = end - size
+                self._head = b""
+                return
+            position = end
+        self._head = buffer[position:]
+
+    def warning_alerts(self) -> tuple[str, ...]:
+        return tuple(_ALERT_NAMES.get(code, f"alert-{code}") for code in self._alerts)
 
 
 # OpenSSL's reason codes for answers that are not TLS at all (an HTTP server, an SSH banner...).

@@ -10,6 +10,7 @@ import operator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from snisweep import pitfalls
 from snisweep.certs import covers, days_left, printable
 from snisweep.model import (
     Certificate,
@@ -20,6 +21,7 @@ from snisweep.model import (
     Observation,
     Reason,
     Verdict,
+    WarningCode,
 )
 
 COLUMNS: tuple[str, ...] = (
@@ -52,6 +54,9 @@ COLUMNS: tuple[str, ...] = (
     "elapsed_ms",
     "scanned_at",
     "shard",
+    "sni_http_status",
+    "nosni_http_status",
+    "warnings",
 )
 
 Cell = str | int | bool | tuple[str, ...] | None
@@ -90,6 +95,9 @@ class Record:
     elapsed_ms: int
     scanned_at: str
     shard: str | None = None  # "I/N" when the scan covered one shard of the list
+    sni_http_status: int | None = None
+    nosni_http_status: int | None = None
+    warnings: tuple[WarningCode, ...] = ()
 
     def cells(self) -> tuple[Cell, ...]:
         """The values in ``COLUMNS`` order."""
@@ -150,7 +158,15 @@ def build(
         elapsed_ms=elapsed_ms,
         scanned_at=timestamp(scanned_at),
         shard=shard,
+        sni_http_status=_status(sni_hs),
+        nosni_http_status=_status(nosni_hs),
+        warnings=pitfalls.find(endpoint, with_sni, without_sni, scanned_at),
     )
+
+
+def _status(handshake: Handshake | None) -> int | None:
+    answer = handshake.http if handshake is not None else None
+    return answer.status if answer is not None else None
 
 
 def timestamp(moment: datetime) -> str:

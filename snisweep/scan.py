@@ -10,7 +10,10 @@ resolver and prober it is given, so tests can script both. Guarantees:
   ``Failure``, and even a bug in one endpoint's code becomes a record with reason
   ``internal-error`` instead of stopping the scan;
 - a probe that fails is retried up to ``endpoint.retries`` times and counts as failed only when
-  every attempt failed.
+  every attempt failed; so is a probe without SNI whose HTTP request was refused where the one
+  with SNI was not (``classify.http_refusal``);
+- HTTPS endpoints get the HTTP check on each probe's connection (``snisweep.http``), unless the
+  scanner is made with ``http=False`` (``--no-http``).
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ import anyio
 import anyio.lowlevel
 from anyio.streams.memory import MemoryObjectSendStream
 
-from snisweep.classify import classify
+from snisweep import __version__, http
+from snisweep.classify import classify, http_refusal
 from snisweep.errors import first_leaf
 from snisweep.model import (
     Classification,
@@ -130,11 +134,13 @@ class Scanner:
         limits: Limits = Limits(),
         *,
         shard: str | None = None,
+        http: bool = True,
     ) -> None:
         self._prober = prober
         self._resolver = resolver
         self._limits = limits
         self._shard = shard  # the report's ``shard`` column
+        self._http = http
         self._addresses = _AddressLimiter(limits.per_host)
 
     async def run(
@@ -239,40 +245,77 @@ class Scanner:
         other probe finds, so that probe is stopped and reported as not made; the connections
         it started still count.
         """
-        server_name = target.endpoint.sni
+        endpoint = target.endpoint
+        server_name = endpoint.sni
+        request = self._request(endpoint)
         if server_name is None:
-            alone = await self._probe(target, None, _Attempts())
+            alone = await self._probe(target, None, request, _Attempts())
             return alone, None, alone.attempts
         made = _Attempts()
         without_sni: Probed | None = None
 
         async def probe_without_sni() -> None:
             nonlocal without_sni
-            without_sni = await self._probe(target, None, made)
+            without_sni = await self._probe(target, None, request, made)
 
         async with anyio.create_task_group() as group:
             group.start_soon(probe_without_sni)
-            with_sni = await self._probe(target, server_name, made)
+            with_sni = await self._probe(target, server_name, request, made)
             if isinstance(with_sni.observation, Failure):
                 group.cancel_scope.cancel()
+        if without_sni is not None:
+            without_sni = await self._confirm_refusal(target, request, with_sni, without_sni, made)
         return with_sni, without_sni, made.count
 
-    async def _probe(self, target: Target, server_name: str | None, made: _Attempts) -> Probed:
+    async def _confirm_refusal(
+        self,
+        target: Target,
+        request: bytes | None,
+        with_sni: Probed,
+        without_sni: Probed,
+        made: _Attempts,
+    ) -> Probed:
+        """Retry the probe without SNI while its HTTP request stays refused where the one with
+        SNI was not, within the endpoint's retries (a refusal counts only when every attempt
+        agreed, like a failed handshake)."""
+        attempts = without_sni.attempts
+        while (
+            http_refusal(with_sni.observation, without_sni.observation) is not None
+            and attempts <= target.endpoint.retries
+        ):
+            attempts += 1
+            made.count += 1
+            observation = await self._probe_once(target, None, request)
+            without_sni = Probed(observation, attempts)
+        return without_sni
+
+    def _request(self, endpoint: Endpoint) -> bytes | None:
+        if not self._http or endpoint.http_path is None:
+            return None
+        return http.request(endpoint.identity, endpoint.port, endpoint.http_path, __version__)
+
+    async def _probe(
+        self, target: Target, server_name: str | None, request: bytes | None, made: _Attempts
+    ) -> Probed:
         endpoint = target.endpoint
         attempts = 0
-        observation: Observation
         while True:
             attempts += 1
             made.count += 1
-            await self._addresses.acquire(target.address)
-            try:
-                observation = await self._prober(
-                    target.address, endpoint.port, server_name, endpoint.timeout
-                )
-            finally:
-                self._addresses.release(target.address)
+            observation = await self._probe_once(target, server_name, request)
             if not isinstance(observation, Failure) or attempts > endpoint.retries:
                 return Probed(observation, attempts)
+
+    async def _probe_once(
+        self, target: Target, server_name: str | None, request: bytes | None
+    ) -> Observation:
+        await self._addresses.acquire(target.address)
+        try:
+            return await self._prober(
+                target.address, target.endpoint.port, server_name, target.endpoint.timeout, request
+            )
+        finally:
+            self._addresses.release(target.address)
 
 
 class _Slots:

@@ -14,7 +14,9 @@ Each line is stripped of the white space around it; blank lines and comments are
 comment starts with a ``#`` at the start of the line or after white space (so a URL's
 ``/#/fragment`` is not one). What is left is an endpoint string, read by the same rules as a
 string in a YAML list (``snisweep.endpoints.host_and_port``); every other setting comes from the
-command line. UTF-8, with or without a byte order mark.
+command line. So does the protocol, but for a URL: ``https://`` and ``wss://`` URLs get the HTTP
+check with their path and query, the other schemes (``ldaps://``, ...) none
+(``snisweep.endpoints.http_path``). UTF-8, with or without a byte order mark.
 """
 
 from __future__ import annotations

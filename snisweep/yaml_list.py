@@ -5,18 +5,21 @@ I/O: reads the file it is handed (through the opener it is given), nothing else.
 The format is described in the user contract, section "Endpoint lists (YAML)", and shown with
 every key in ``configs/example.yaml``::
 
-    defaults: {port: 443, timeout: 5, retries: 1, tags: [nightly]}   # all optional
+    defaults: {port: 443, timeout: 5, retries: 1, tags: [nightly], protocol: https}  # optional
     endpoints:
       - api.example.com                       # host, default port
       - api.example.com:8443                  # host:port; [2001:db8::10]:443 for IPv6
-      - https://hr.example.net:9443/ws/soap   # URL of a TLS scheme: host and port
+      - https://hr.example.net:9443/ws/soap   # URL of a TLS scheme: host, port (and path)
       - host: billing.example.org             # mapping: host, port, address, sni, label,
-        port: 8443                            #          tags, timeout, retries
+        port: 8443                            #          tags, timeout, retries, protocol
 
 A bare list at the top level is read as ``endpoints``. Each setting of an endpoint comes from,
 in order of precedence: the endpoint's own key, the ``defaults`` of the file it is listed in
 (they apply to that file only), then the command line. ``tags`` is the exception: an endpoint
-gets the union of the defaults' tags and its own, the defaults' first, without repeats.
+gets the union of the defaults' tags and its own, the defaults' first, without repeats. For
+``protocol`` a string entry's URL scheme comes before the defaults (an ``https://`` URL with a
+path keeps it under ``defaults: {protocol: tls}``); a mapping's ``host`` is never a URL, so a
+mapping's path is always ``/`` (``snisweep.endpoints.http_path``).
 
 Lists with hundreds of thousands of entries are expected, so the document is never built as a
 whole: one small tree (``snisweep.yaml_nodes``) is built per entry, checked, and dropped. Two
@@ -49,12 +52,15 @@ from yaml.events import (
 )
 
 from snisweep.endpoints import (
+    HTTPS,
     PORT_RANGE,
+    PROTOCOLS,
     RETRIES_RANGE,
     Defaults,
     Entry,
     check_integer,
     check_label,
+    check_protocol,
     check_seconds,
     check_tag,
     host_name,
@@ -90,9 +96,19 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml: same eve
 
 __all__ = ["YamlReader"]
 
-_ENDPOINT_KEYS: Final = ("host", "port", "address", "sni", "label", "tags", "timeout", "retries")
+_ENDPOINT_KEYS: Final = (
+    "host",
+    "port",
+    "address",
+    "sni",
+    "label",
+    "tags",
+    "timeout",
+    "retries",
+    "protocol",
+)
 _ENDPOINT_KEY_SET: Final = frozenset(_ENDPOINT_KEYS)
-_DEFAULTS_KEYS: Final = ("port", "timeout", "retries", "tags")
+_DEFAULTS_KEYS: Final = ("port", "timeout", "retries", "tags", "protocol")
 _TOP_KEYS: Final = ("defaults", "endpoints")
 _EXPECTED_TOP: Final = "a mapping with an 'endpoints' list (and optional 'defaults'), or a list"
 _TAG_PREFIX: Final = "tag:yaml.org,2002:"
@@ -322,6 +338,7 @@ class YamlReader:
             return
         before = len(self.problems)
         port, timeout, retries = self.base.port, self.base.timeout, self.base.retries
+        protocol = self.base.protocol
         tags: tuple[str, ...] = ()
         for key, (key_line, value) in node.fields.items():
             if key == "port":
@@ -333,11 +350,13 @@ class YamlReader:
                 retries = retries if found is None else found
             elif key == "tags":
                 tags = self._tags(value) or tags
+            elif key == "protocol":
+                protocol = self._protocol(value) or protocol
             else:
                 where = "in defaults (it is set per endpoint)" if key in _ENDPOINT_KEYS else ""
                 self._problem(key_line, _unknown_key(key, _DEFAULTS_KEYS, where or "in defaults"))
         if len(self.problems) == before:
-            self.defaults = Defaults(port, timeout, retries, tags)
+            self.defaults = Defaults(port, timeout, retries, tags, protocol)
 
     def _endpoint(self, node: Node, defaults: Defaults) -> Entry | None:
         if isinstance(node, Map):
@@ -400,6 +419,7 @@ class YamlReader:
         port: int | None = checked.get("port")
         timeout: float | None = checked.get("timeout")
         retries: int | None = checked.get("retries")
+        protocol: str | None = checked.get("protocol")
         tags: tuple[str, ...] | None = checked.get("tags")
         joined = defaults.tags
         if tags:
@@ -420,6 +440,7 @@ class YamlReader:
             defaults.timeout if timeout is None else timeout,
             defaults.retries if retries is None else retries,
             node.line,
+            "/" if (protocol or defaults.protocol) == HTTPS else None,
         )
 
     # -- the values of keys; each returns None when wrong (and reports it)
@@ -511,6 +532,19 @@ class YamlReader:
             return check_seconds(scalar.value, scalar.text)
         except ValueError as exc:
             self._problem(scalar.line, str(exc))
+            return None
+
+    def _protocol(self, node: Node) -> str | None:
+        if isinstance(node, Invalid):
+            return None
+        if not (isinstance(node, Scalar) and isinstance(node.value, str)):
+            allowed = " or ".join(PROTOCOLS)
+            self._problem(node.line, f"protocol: expected {allowed}, found {describe(node)}")
+            return None
+        try:
+            return check_protocol(node.value)
+        except ValueError as exc:
+            self._problem(node.line, str(exc))
             return None
 
     def _text(self, node: Node, key: str) -> str | None:
@@ -735,6 +769,7 @@ _FIELD_CHECKS: Final[dict[str, Callable[[YamlReader, Node], object]]] = {
     "tags": YamlReader._tags,
     "timeout": YamlReader._seconds,
     "retries": YamlReader._retries,
+    "protocol": YamlReader._protocol,
 }
 
 

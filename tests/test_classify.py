@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from snisweep.classify import classify
+from snisweep.classify import classify, http_refusal
 from snisweep.model import (
     Certificate,
     Endpoint,
     Failure,
     FailureKind,
     Handshake,
+    HttpAnswer,
+    HttpOutcome,
     Observation,
     Reason,
     Verdict,
@@ -29,6 +31,12 @@ def hs(certificate: Certificate | None) -> Handshake:
     return Handshake(
         tls_version="TLSv1.3", cipher="TLS_AES_256_GCM_SHA384", certificate=certificate
     )
+
+
+def http(certificate: Certificate | None, answer: int | HttpOutcome) -> Handshake:
+    """A handshake whose HTTP check got ``answer``: a status, or another outcome."""
+    got = HttpAnswer(HttpOutcome.STATUS, answer) if isinstance(answer, int) else HttpAnswer(answer)
+    return hs(certificate).with_http(got)
 
 
 def fail(kind: FailureKind, alert: str | None = None) -> Failure:
@@ -106,8 +114,32 @@ TABLE: list[tuple[str, Endpoint, Observation, Observation | None, Verdict, Reaso
         Verdict.ERROR,
         Reason.CONNECT_REFUSED,
     ),
+    (
+        "ip-literal-rejected",
+        IP_LITERAL,
+        fail(FailureKind.ALERT, "unrecognized_name"),
+        None,
+        Verdict.ERROR,
+        Reason.IP_LITERAL_REJECTED,
+    ),
+    (
+        "ip-literal-other-alert",
+        IP_LITERAL,
+        fail(FailureKind.ALERT, "handshake_failure"),
+        None,
+        Verdict.ERROR,
+        Reason.TLS_ALERT,
+    ),
     # line 2: IP literal
     ("ip-literal", IP_LITERAL, hs(OTHER), None, Verdict.OPTIONAL, Reason.IP_LITERAL),
+    (
+        "ip-literal-http-403-stays",
+        IP_LITERAL,
+        http(OTHER, 403),
+        None,
+        Verdict.OPTIONAL,
+        Reason.IP_LITERAL,
+    ),
     # line 3: the connect without SNI failed: no statement about SNI
     (
         "nosni-connect-refused",
@@ -229,6 +261,127 @@ TABLE: list[tuple[str, Endpoint, Observation, Observation | None, Verdict, Reaso
         Verdict.MISMATCHED,
         Reason.DEFAULT_CERTIFICATE,
     ),
+    # lines 15-16: the HTTP check refuses the request without SNI
+    (
+        "http-misdirected",
+        NAMED,
+        http(EXACT, 200),
+        http(WILDCARD, 421),
+        Verdict.REQUIRED,
+        Reason.NOSNI_HTTP_MISDIRECTED,
+    ),
+    (
+        "http-misdirected-same-cert",
+        NAMED,
+        http(EXACT, 404),
+        http(EXACT, 421),
+        Verdict.REQUIRED,
+        Reason.NOSNI_HTTP_MISDIRECTED,
+    ),
+    (
+        "http-403",
+        NAMED,
+        http(EXACT, 200),
+        http(EXACT, 403),
+        Verdict.REQUIRED,
+        Reason.NOSNI_HTTP_REFUSED,
+    ),
+    (
+        "http-400",
+        NAMED,
+        http(EXACT, 302),
+        http(WILDCARD, 400),
+        Verdict.REQUIRED,
+        Reason.NOSNI_HTTP_REFUSED,
+    ),
+    (
+        "http-closed-without-answer",
+        NAMED,
+        http(EXACT, 200),
+        http(EXACT, HttpOutcome.CLOSED),
+        Verdict.REQUIRED,
+        Reason.NOSNI_HTTP_REFUSED,
+    ),
+    (
+        "http-refused-both-ways",
+        NAMED,
+        http(EXACT, 403),
+        http(EXACT, 403),
+        Verdict.OPTIONAL,
+        Reason.SAME_CERTIFICATE,
+    ),
+    (
+        "http-421-both-ways",
+        NAMED,
+        http(EXACT, 421),
+        http(WILDCARD, 421),
+        Verdict.OPTIONAL,
+        Reason.COVERING_CERTIFICATE,
+    ),
+    (
+        "http-403-with-sni-421-without",
+        NAMED,
+        http(EXACT, 403),
+        http(EXACT, 421),
+        Verdict.OPTIONAL,
+        Reason.SAME_CERTIFICATE,
+    ),
+    (
+        "http-no-status-with-sni",
+        NAMED,
+        http(EXACT, HttpOutcome.TIMEOUT),
+        http(EXACT, 403),
+        Verdict.OPTIONAL,
+        Reason.SAME_CERTIFICATE,
+    ),
+    (
+        "http-closed-both-ways",
+        NAMED,
+        http(EXACT, HttpOutcome.CLOSED),
+        http(EXACT, HttpOutcome.CLOSED),
+        Verdict.OPTIONAL,
+        Reason.SAME_CERTIFICATE,
+    ),
+    (
+        "http-timeout-without-sni-is-no-refusal",
+        NAMED,
+        http(EXACT, 200),
+        http(EXACT, HttpOutcome.TIMEOUT),
+        Verdict.OPTIONAL,
+        Reason.SAME_CERTIFICATE,
+    ),
+    (
+        "http-not-http-without-sni-is-no-refusal",
+        NAMED,
+        http(EXACT, 200),
+        http(EXACT, HttpOutcome.NOT_HTTP),
+        Verdict.OPTIONAL,
+        Reason.SAME_CERTIFICATE,
+    ),
+    (
+        "http-other-status-without-sni",
+        NAMED,
+        http(EXACT, 200),
+        http(EXACT, 404),
+        Verdict.OPTIONAL,
+        Reason.SAME_CERTIFICATE,
+    ),
+    (
+        "http-checked-only-with-sni",
+        NAMED,
+        http(EXACT, 200),
+        hs(EXACT),
+        Verdict.OPTIONAL,
+        Reason.SAME_CERTIFICATE,
+    ),
+    (
+        "mismatched-stays-mismatched-with-403",
+        NAMED,
+        http(EXACT, 200),
+        http(OTHER, 403),
+        Verdict.MISMATCHED,
+        Reason.DEFAULT_CERTIFICATE,
+    ),
     (
         "default-without-certificate",
         NAMED,
@@ -281,3 +434,41 @@ def test_ip_literal_with_sni_key_is_probed_like_a_name() -> None:
 def test_every_reason_is_reachable_and_documented() -> None:
     reached = {row[5] for row in TABLE}
     assert reached == set(Reason)
+
+
+def test_http_refusal_names_the_reason_the_scheduler_confirms() -> None:
+    assert http_refusal(http(EXACT, 200), http(EXACT, 421)) is Reason.NOSNI_HTTP_MISDIRECTED
+    assert http_refusal(http(EXACT, 200), http(EXACT, 403)) is Reason.NOSNI_HTTP_REFUSED
+    assert http_refusal(http(EXACT, 200), http(EXACT, 200)) is None
+    assert http_refusal(fail(FailureKind.RESET), http(EXACT, 403)) is None
+    assert http_refusal(http(EXACT, 200), fail(FailureKind.RESET)) is None
+    assert http_refusal(http(EXACT, 200), None) is None
+
+
+def test_refusal_detail_names_both_answers() -> None:
+    result = classify(NAMED, http(EXACT, 200), http(EXACT, 403))
+    assert "403" in result.detail
+    assert "200" in result.detail
+    closed = classify(NAMED, http(EXACT, 200), http(EXACT, HttpOutcome.CLOSED))
+    assert "close without an answer" in closed.detail
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        fail(FailureKind.ALERT, "unrecognized_name"),
+        fail(FailureKind.ALERT, "handshake_failure"),
+        fail(FailureKind.CONNECT_REFUSED),
+        fail(FailureKind.RESET),
+        fail(FailureKind.HANDSHAKE_TIMEOUT),
+        fail(FailureKind.NOT_TLS),
+    ],
+    ids=lambda failure: failure.code,
+)
+def test_ip_literal_failures_speak_of_the_address_not_a_name(failure: Failure) -> None:
+    result = classify(IP_LITERAL, failure, None)
+    assert result.verdict is Verdict.ERROR
+    assert result.reason is not Reason.SNI_REJECTED
+    assert "192.0.2.10" in result.detail
+    assert "SNI" not in result.detail.replace("no SNI", "")
+    assert "name 192.0.2.10" not in result.detail

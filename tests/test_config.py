@@ -198,6 +198,7 @@ endpoints:
     tags: [billing, soap, billing]
     timeout: 2.5
     retries: 0
+    protocol: TLS
 """,
     )
     assert endpoint == Endpoint(
@@ -210,6 +211,7 @@ endpoints:
         timeout=2.5,
         retries=0,
         origin=endpoint.origin,
+        http_path=None,
     )
     assert endpoint.origin.endswith("list.yaml:2")
 
@@ -311,11 +313,211 @@ def test_empty_defaults_are_no_defaults(tmp_path: Path) -> None:
         ({"retries": 11}, "retries"),
         ({"timeout": 0}, "timeout"),
         ({"timeout": math.nan}, "timeout"),
+        ({"protocol": "http"}, "protocol must be one of https, tls, not 'http'"),
+        ({"protocol": ""}, "protocol"),
+        ({"protocol": None}, "protocol"),
     ],
 )
 def test_settings_refuse_bad_values(kwargs: dict[str, object], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=re.escape(message)):
         Settings(**kwargs)  # type: ignore[arg-type]
+
+
+def test_settings_protocol_is_kept_in_lower_case() -> None:
+    assert Settings().protocol == "https"
+    assert Settings(protocol="TLS").protocol == "tls"
+    assert Settings(protocol=" Https ") == Settings()
+
+
+# --- protocol, and the path of the HTTP check -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "target"),
+    [
+        ("https://h.example.com", "/"),
+        ("https://h.example.com:8443", "/"),
+        ("https://h.example.com/", "/"),
+        ("https://h.example.com/ws/soap?wsdl", "/ws/soap?wsdl"),
+        ("https://h.example.com?x=1", "/?x=1"),
+        ("https://h.example.com:8443?x=1&y=2", "/?x=1&y=2"),
+        ("https://h.example.com/?", "/?"),
+        ("https://h.example.com#frag", "/"),
+        ("https://h.example.com/#/login", "/"),
+        ("https://h.example.com/a?b#c?d", "/a?b"),
+        ("https://user:secret@h.example.com/x", "/x"),  # the user info is never sent
+        ("https://user@h.example.com", "/"),
+        ("https://[2001:db8::1]:8443/x?y", "/x?y"),
+        ("HTTPS://H.example.com/Case/Kept", "/Case/Kept"),
+        ("https://h.example.com/Case/Kept?Q=A%2F", "/Case/Kept?Q=A%2F"),
+        ("  https://h.example.com/x  ", "/x"),
+        ("wss://push.example.net/stream", "/stream"),
+        ("wss://push.example.net", "/"),
+        # what RFC 3986 allows is sent as written, %XX escapes too, in either case
+        ("https://h.example.com/a%20b/%2f%C3%A4", "/a%20b/%2f%C3%A4"),
+        ("https://h.example.com/~a-b_c.d!$&'()*+,;=:@/?y=/?:@", "/~a-b_c.d!$&'()*+,;=:@/?y=/?:@"),
+        ("https://h.example.com/odata?$filter=Name%20eq%20'x'", "/odata?$filter=Name%20eq%20'x'"),
+        # what a URL cannot hold as written is percent-encoded: non-ASCII as UTF-8
+        ("https://h.example.com/bücher?q=é", "/b%C3%BCcher?q=%C3%A9"),
+        ("https://h.example.com/€", "/%E2%82%AC"),
+        ("https://h.example.com/a|b\"c^d`e\\f[1]", "/a%7Cb%22c%5Ed%60e%5Cf%5B1%5D"),
+        ("https://h.example.com/100%", "/100%25"),  # a '%' that starts no escape
+        ("https://h.example.com/%zz%4", "/%25zz%254"),
+        # the other TLS schemes are no HTTP: plain TLS
+        ("ldaps://ldap.example.com/dc=example", None),
+        ("smtps://mail.example.com", None),
+        ("imaps://mail.example.com", None),
+        ("pop3s://mail.example.com", None),
+        ("ftps://files.example.com/pub", None),
+    ],
+)  # fmt: skip
+def test_url_target(url: str, target: str | None) -> None:
+    from snisweep.endpoints import url_target
+
+    assert url_target(url) == target
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("https://h.example.com/a b", "a space in the URL's path or query '/a b'"),
+        ("https://u:secret@h.example.com/?q=a b", "query '/?q=a b'; write %20"),
+        ("https://h.example.com/x\r\nX-Injected: 1", "a control character (U+000D)"),
+        ("https://h.example.com/x\nHost: evil", "a control character (U+000A)"),
+        ("https://h.example.com/x\x00", "a control character (U+0000)"),
+        ("https://h.example.com/a\tb", "a control character (U+0009)"),
+        ("https://h.example.com/a\x7fb", "a control character (U+007F)"),
+        ("https://h.example.com/a\x85b", "a control character (U+0085)"),
+        ("https://h.example.com/a\u200bb", "a control character (U+200B)"),
+        ("https://h.example.com/a\u00a0b", "a space (U+00A0)"),
+        ("https://h.example.com/a\u2028b", "a space (U+2028)"),
+        ("https://h.example.com/" + "a" * 2048, "2049 characters long; 2048 at most"),
+        ("https://h.example.com/" + "ä" * 341 + "aa", "2049 characters long once percent-encoded"),
+        ("https://h.example.com/{{ path }}", "unresolved template variable '{{ path }}'"),
+        ("https://h.example.com/${PATH}/x", "unresolved template variable '${PATH}'"),
+        ("https://h.example.com/users/{id}", "unresolved template variable '{id}'"),
+        ("https://h.example.com/<path>", "unresolved template variable '<path>'"),
+    ],
+)
+def test_url_target_refuses(url: str, message: str) -> None:
+    from snisweep.endpoints import url_target
+
+    with pytest.raises(ValueError, match=re.escape(message)) as caught:
+        url_target(url)
+    assert "secret" not in str(caught.value)  # the user info is never shown
+
+
+def test_url_target_takes_the_longest_path() -> None:
+    from snisweep.endpoints import PATH_MAX, url_target
+
+    assert PATH_MAX == 2048
+    longest = "/" + "a" * 2047
+    assert url_target("https://h.example.com" + longest) == longest
+    encoded = "/" + "%C3%A4" * 341 + "a"  # 2048 once encoded
+    assert url_target("https://h.example.com/" + "ä" * 341 + "a") == encoded
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=300))
+def test_no_path_can_break_the_request_line(path: str) -> None:
+    from snisweep.endpoints import url_target
+
+    try:
+        target = url_target(f"https://h.example.com/{path}")
+    except ValueError:
+        return
+    assert target is not None
+    assert target.startswith("/")
+    assert len(target) <= 2048
+    # printable ASCII without a space: nothing that can end the line or split it
+    assert target.isascii(), target
+    assert target.isprintable(), target
+    assert " " not in target, target
+    assert f"GET {target} HTTP/1.1".split(" ")[1] == target
+    assert "#" not in target
+    # the escapes that were written are kept as written
+    kept = re.findall(r"%[0-9A-Fa-f]{2}", path.split("#", maxsplit=1)[0])
+    assert all(escape in target for escape in kept)
+
+
+@pytest.mark.parametrize(
+    ("entry", "http_path"),
+    [
+        ("a.example.com", "/"),
+        ("a.example.com:8443", "/"),
+        ("10.0.0.1", "/"),
+        ("'[2001:db8::1]:8443'", "/"),
+        ("https://a.example.com", "/"),
+        ("https://a.example.com:9443/ws/soap?wsdl", "/ws/soap?wsdl"),
+        ("https://a.example.com?x=1", "/?x=1"),
+        ("https://a.example.com/bücher#top", "/b%C3%BCcher"),
+        ("https://a.example.com/Case/Kept?Q=A%2f#Frag", "/Case/Kept?Q=A%2f"),
+        ("https://a.example.com:8443?Q", "/?Q"),
+        ("'https://a.example.com/a%20b'", "/a%20b"),
+        ("wss://a.example.com/stream", "/stream"),
+        ("ldaps://a.example.com", None),
+        ("smtps://a.example.com/x", None),
+        ("{host: a.example.com}", "/"),
+        ("{host: a.example.com, protocol: https}", "/"),
+        ("{host: a.example.com, protocol: tls}", None),
+        ("{host: a.example.com, protocol: Tls}", None),
+        ("{host: a.example.com, protocol: ' HTTPS '}", "/"),
+    ],
+)
+def test_the_http_path_of_each_form(tmp_path: Path, entry: str, http_path: str | None) -> None:
+    assert only(tmp_path, f"endpoints:\n  - {entry}\n").http_path == http_path
+
+
+@pytest.mark.parametrize(
+    ("settings_protocol", "defaults", "entry", "http_path"),
+    [
+        # the command line, for what says nothing
+        ("https", "", "a.example.com", "/"),
+        ("tls", "", "a.example.com", None),
+        ("tls", "", "{host: a.example.com}", None),
+        # the file's defaults over the command line
+        ("tls", "{protocol: https}", "a.example.com", "/"),
+        ("https", "{protocol: tls}", "a.example.com", None),
+        ("https", "{protocol: tls}", "{host: a.example.com}", None),
+        # a URL's scheme over both
+        ("tls", "", "https://a.example.com/x", "/x"),
+        ("tls", "{protocol: tls}", "https://a.example.com/x?y", "/x?y"),
+        ("https", "{protocol: https}", "ldaps://a.example.com", None),
+        # the endpoint's own key over all (a mapping's host is never a URL)
+        ("tls", "{protocol: tls}", "{host: a.example.com, protocol: https}", "/"),
+        ("https", "{protocol: https}", "{host: a.example.com, protocol: tls}", None),
+    ],
+)
+def test_protocol_precedence(
+    tmp_path: Path, settings_protocol: str, defaults: str, entry: str, http_path: str | None
+) -> None:
+    text = (f"defaults: {defaults}\n" if defaults else "") + f"endpoints:\n  - {entry}\n"
+    endpoint = only(tmp_path, text, Settings(protocol=settings_protocol))
+    assert endpoint.http_path == http_path
+
+
+def test_protocol_in_late_defaults(tmp_path: Path) -> None:
+    text = (
+        "endpoints:\n  - a.example.com\n  - https://b.example.com/x\ndefaults:\n  protocol: tls\n"
+    )
+    assert [e.http_path for e in endpoints_of(tmp_path, text)] == [None, "/x"]
+
+
+def test_entries_that_differ_only_in_path_or_protocol_are_one_endpoint(tmp_path: Path) -> None:
+    text = """\
+- https://a.example.com/first
+- https://a.example.com/second
+- a.example.com
+- {host: a.example.com, protocol: tls}
+- {host: b.example.com, protocol: tls}
+- https://b.example.com/
+"""
+    endpoints = load([write(tmp_path, "list.yaml", text)])
+    assert (endpoints.count, endpoints.duplicates) == (2, 4)
+    assert [(e.host, e.http_path, e.origin[-1]) for e in endpoints] == [
+        ("a.example.com", "/first", "1"),  # the first one wins
+        ("b.example.com", None, "5"),
+    ]
 
 
 # --- YAML features ----------------------------------------------------------------------------
@@ -494,6 +696,9 @@ def test_the_example_is_valid() -> None:
     assert any(e.sni not in (e.host, None) for e in listed)
     assert any(e.sni is None for e in listed)
     assert any(e.timeout != 5 and e.retries != 1 for e in listed)
+    assert any(e.http_path is None for e in listed)  # protocol: tls, ldaps://
+    assert any(e.http_path not in ("/", None) for e in listed)  # a URL's path
+    assert any("?" in (e.http_path or "") for e in listed)  # and query
 
 
 def test_iteration_may_stop_early(tmp_path: Path) -> None:
@@ -682,6 +887,44 @@ def test_iteration_may_stop_early(tmp_path: Path) -> None:
         ("endpoints:\n  - http://a.example.com/\n", 2, "http:// is not TLS; use https://"),
         ("endpoints:\n  - ws://a.example.com/\n", 2, "ws:// is not TLS; use wss://"),
         ("endpoints:\n  - gopher://a.example.com/\n", 2, "unsupported URL scheme 'gopher://'"),
+        # protocol, and the URL's path
+        (
+            "endpoints:\n  - host: a.example.com\n    protocol: http\n",
+            3,
+            "protocol: expected https or tls, found 'http'",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    protocol:\n",
+            3,
+            "protocol: expected https or tls, found an empty value",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    protocol: yes\n",
+            3,
+            "protocol: expected https or tls, found a boolean (yes)",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    protocol: [tls]\n",
+            3,
+            "protocol: expected https or tls, found a list",
+        ),
+        ("defaults:\n  protocol: ssl\nendpoints: []\n", 2, "protocol: expected https or tls"),
+        (
+            "endpoints:\n  - host: a.example.com\n    proto: tls\n",
+            3,
+            "unknown key 'proto' in an endpoint; did you mean 'protocol'?",
+        ),
+        ("endpoints:\n  - https://a.example.com/a b\n", 2, "a space in the URL's path"),
+        (
+            'endpoints:\n  - "https://a.example.com/x\\r\\nX-Evil: 1"\n',
+            2,
+            "a control character (U+000D) in the URL's path or query",
+        ),
+        (
+            "endpoints:\n  - https://a.example.com/" + "x" * 2048 + "\n",
+            2,
+            "the URL's path and query are 2049 characters long; 2048 at most",
+        ),
         # address and sni
         (
             "endpoints:\n  - host: a.example.com\n    address: a.example.net\n",
@@ -981,6 +1224,35 @@ def test_normal_names_take_one_match(text: str) -> None:
     assert outcome(normalise_host, text) == outcome(lambda t: _normalise_host(t, "host"), text)
 
 
+URL_STRINGS = st.builds(
+    "{}://{}{}{}{}".format,
+    st.sampled_from(["https", "wss", "HTTPS", "ldaps", "http"]),
+    st.sampled_from(["a.example.com", "svc_x.example.net", "b-1.example"])
+    | st.sampled_from(
+        ["u@a.example.com", "[2001:db8::1]", "10.0.0.1", "xn--bcher-kva.example", "a.example.com."]
+    )
+    | NAMES.map(".".join),
+    st.sampled_from(["", ":443", ":8443", ":0", ":65535", ":65536", ":123456", ":x"]),
+    st.builds(  # mostly what needs nothing done
+        "{}{}".format,
+        st.sampled_from(["", "/", "?", "/Ws/"]),
+        st.text(alphabet="/?%azAF09-._~!$&'()*+,;=:@", max_size=30),
+    )
+    | st.text(alphabet="/?%azAF09-._~!$&'()*+,;=:@[]{}| \r\n\x00ä#", max_size=30)
+    | st.sampled_from(["/" + "a" * 2047, "/" + "a" * 2048, "?" + "a" * 2046, "?" + "a" * 2047]),
+    st.sampled_from(["", "#", "#frag", "#a b\n"]),
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(URL_STRINGS)
+def test_normal_urls_take_one_match(text: str) -> None:
+    # string_entry reads most URLs with one match too: pinned to the general rules.
+    from snisweep.endpoints import _read_url, host_and_port, url_target
+
+    assert outcome(_read_url, text) == outcome(lambda t: (*host_and_port(t), url_target(t)), text)
+
+
 # --- list formats, standard input, selection --------------------------------------------------
 
 
@@ -1126,7 +1398,7 @@ def test_every_format_reads_the_same_endpoint(host: str, port: int | None, url: 
     bare = f"[{host}]" if ":" in host else host
     string = f"{bare}:{port}" if port is not None else bare
     if url:
-        string = f"https://{string}/path"
+        string = f"https://{string}/path?q=1"
     forms = {
         "list.yaml": f"endpoints:\n  - '{string}'\n",
         "list.txt": f"{string}\n",
@@ -1139,7 +1411,18 @@ def test_every_format_reads_the_same_endpoint(host: str, port: int | None, url: 
         forms["map.yaml"] = f"- host: '{host}'\n  port: 443\n"
     with tempfile.TemporaryDirectory() as tmp:
         found = set()
+        paths = {}
         for name, text in forms.items():
             (endpoint,) = load([write(Path(tmp), name, text)])
-            found.add(dataclasses.replace(endpoint, origin=""))
+            found.add(dataclasses.replace(endpoint, origin="", http_path=None))
+            paths[name] = endpoint.http_path
     assert len(found) == 1, found
+    # a mapping or a host cell has no path; an endpoint string has the URL's
+    url_path = "/path?q=1" if url else "/"
+    assert paths == {
+        "list.yaml": url_path,
+        "list.txt": url_path,
+        "url.csv": url_path,
+        "host.csv": "/",
+        "map.yaml": "/",
+    }

@@ -85,11 +85,72 @@ def test_url_column(tmp_path: Path) -> None:
 
 
 def test_host_wins_over_url(tmp_path: Path) -> None:
-    text = "host,url,port\napp01.example.com,https://portal.example.com/,8443\n,https://b.example.com,\n"
-    assert [(e.host, e.port) for e in endpoints_of(tmp_path, text)] == [
-        ("app01.example.com", 8443),
-        ("b.example.com", 443),
+    text = (
+        "host,url,port\n"
+        "app01.example.com,https://portal.example.com/login,8443\n"
+        ",https://b.example.com/x,\n"
+    )
+    assert [(e.host, e.port, e.http_path) for e in endpoints_of(tmp_path, text)] == [
+        ("app01.example.com", 8443, "/"),  # the url is ignored, its path too
+        ("b.example.com", 443, "/x"),
     ]
+
+
+def test_the_path_of_a_url(tmp_path: Path) -> None:
+    text = (
+        "url\n"
+        "https://hr.example.net:9443/ws/soap?wsdl\n"
+        "https://b.example.com?x=1#frag\n"
+        "https://c.example.com:8443\n"
+        "wss://d.example.com/bücher\n"
+        "ldaps://e.example.com\n"
+        "f.example.com:8443\n"
+    )
+    assert [e.http_path for e in endpoints_of(tmp_path, text)] == [
+        "/ws/soap?wsdl",
+        "/?x=1",
+        "/",
+        "/b%C3%BCcher",
+        None,
+        "/",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("url", "protocol", "http_path"),
+    [
+        ("a.example.com", "", "/"),  # an empty cell sets nothing
+        ("a.example.com", "  ", "/"),
+        ("a.example.com", "tls", None),
+        ("a.example.com", "TLS", None),
+        ("a.example.com", "https", "/"),
+        ("https://a.example.com/x", "", "/x"),
+        ("https://a.example.com/x", "Https", "/x"),
+        ("https://a.example.com/x", "tls", None),  # the row's own protocol wins over the url
+        ("ldaps://a.example.com", "", None),
+        ("ldaps://a.example.com", "tls", None),
+    ],
+)
+def test_protocol_column(tmp_path: Path, url: str, protocol: str, http_path: str | None) -> None:
+    (endpoint,) = endpoints_of(tmp_path, f"url,protocol\n{url},{protocol}\n")
+    assert endpoint.http_path == http_path
+
+
+def test_protocol_precedence_over_the_settings(tmp_path: Path) -> None:
+    text = (
+        "host,url,protocol\n"
+        "a.example.com,,\n"
+        ",b.example.com:8443,\n"
+        ",https://c.example.com/x,\n"
+        "d.example.com,,https\n"
+    )
+    assert [e.http_path for e in endpoints_of(tmp_path, text, Settings(protocol="tls"))] == [
+        None,
+        None,
+        "/x",
+        "/",
+    ]
+    assert [e.http_path for e in endpoints_of(tmp_path, text)] == ["/", "/", "/x", "/"]
 
 
 @pytest.mark.parametrize(
@@ -135,13 +196,15 @@ def test_crlf_and_blank_lines_before_the_header(tmp_path: Path) -> None:
         ("a.example.com,,,,,,,11", "retries 11 is out of range 0..10"),
         ("a.example.com,,,,,,,-1", "retries: expected an integer 0..10, found '-1'"),
         ("a.example.com,,,," + "x" * 1001 + ",,,", "label: 1001 characters"),
+        ("a.example.com,,,,,,,,http", "protocol: expected https or tls, found 'http'"),
+        ("a.example.com,,,,,,,,yes", "protocol: expected https or tls, found 'yes'"),
     ],
 )
 def test_each_problem_has_its_line(tmp_path: Path, row: str, message: str) -> None:
-    header = "host,port,address,sni,label,tags,timeout,retries"
+    header = "host,port,address,sni,label,tags,timeout,retries,protocol"
     if row.startswith(",,,,only"):
-        header = "host,url,address,sni,label,tags,timeout,retries"
-    (problem,) = problems_of(tmp_path, f"{header}\nok.example.com,,,,,,,\n{row}\n")
+        header = "host,url,address,sni,label,tags,timeout,retries,protocol"
+    (problem,) = problems_of(tmp_path, f"{header}\nok.example.com,,,,,,,,\n{row}\n")
     assert problem.line == 3
     assert message in problem.message
 
@@ -152,11 +215,22 @@ def test_each_problem_has_its_line(tmp_path: Path, row: str, message: str) -> No
         ("http://a.example.com/,", "url: http:// is not TLS; use https://"),
         ("https://{{env}}.example.com/api,", "unresolved template variable '{{env}}'"),
         ("https://a.example.com/,8443", "port 8443 contradicts the url 'https://a.example.com/'"),
+        ("https://a.example.com/a b,", "a space in the URL's path or query '/a b'"),
+        ('"https://a.example.com/x\r\nX-Evil: 1",', "a control character (U+000D)"),
+        ("https://a.example.com/" + "x" * 2048 + ",", "2049 characters long; 2048 at most"),
+        ("https://a.example.com/{{path}},", "unresolved template variable '{{path}}'"),
+        (
+            "ldaps://u:secret@a.example.com,,https",
+            "protocol https does not fit this ldaps:// URL: an LDAP server does not answer HTTP; "
+            "write protocol tls, or no protocol",
+        ),
+        ("smtps://a.example.com,,HTTPS", "a mail (SMTP) server does not answer HTTP"),
     ],
 )
 def test_url_problems(tmp_path: Path, row: str, message: str) -> None:
-    (problem,) = problems_of(tmp_path, f"url,port\n{row}\n")
+    (problem,) = problems_of(tmp_path, f"url,port,protocol\n{row}\n")
     assert (problem.line, message in problem.message) == (2, True), problem
+    assert "secret" not in problem.message
 
 
 def test_every_problem_of_a_row_is_reported(tmp_path: Path) -> None:
@@ -195,3 +269,5 @@ def test_the_example_is_valid() -> None:
     assert any(e.sni not in (e.host, None) for e in listed)
     assert any(e.tags for e in listed)
     assert any(e.timeout != 5 for e in listed)
+    assert any(e.http_path is None for e in listed)  # protocol tls, ldaps://
+    assert any("?" in (e.http_path or "") for e in listed)  # a URL's path and query

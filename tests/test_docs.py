@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import snisweep
-from snisweep.model import Reason, Verdict
+from snisweep.model import Reason, Verdict, WarningCode
 from snisweep.record import COLUMNS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +22,8 @@ def test_exported_members() -> None:
         "Failure",
         "FailureKind",
         "Handshake",
+        "HttpAnswer",
+        "HttpOutcome",
         "ListChangedError",
         "Observation",
         "OutputError",
@@ -32,6 +34,7 @@ def test_exported_members() -> None:
         "Target",
         "UsageError",
         "Verdict",
+        "WarningCode",
         "__version__",
     }
 
@@ -42,6 +45,11 @@ def test_readme_documents_every_reason_with_its_verdict() -> None:
     )
     assert set(rows) == {reason.value for reason in Reason}
     assert set(rows.values()) == {verdict.value for verdict in Verdict}
+
+
+def test_readme_documents_every_warning_code() -> None:
+    rows = set(re.findall(r"^\| `([a-z-]+)` \| [^|]+ \| [^|]+ \| [^|]+ \|$", README, re.M))
+    assert {code.value for code in WarningCode} <= rows
 
 
 def test_readme_documents_every_column_and_exit_code() -> None:

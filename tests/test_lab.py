@@ -11,13 +11,16 @@ import contextlib
 import random
 import socket
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 import yaml
 from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 from snisweep.lab import Lab, Scenario
 from snisweep.lab.clienthello import (
@@ -26,29 +29,57 @@ from snisweep.lab.clienthello import (
     parse_client_hello,
     record_length,
 )
-from snisweep.model import Reason, Verdict
+from snisweep.model import Reason, Verdict, WarningCode
 
 CLIENT_TIMEOUT = 0.5
 TLS12 = ssl.TLSVersion.TLSv1_2
 TLS13 = ssl.TLSVersion.TLSv1_3
 NOT_TLS_ANSWER = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
-EXPECTED = {
-    "same-certificate": (Verdict.OPTIONAL, Reason.SAME_CERTIFICATE),
-    "default-certificate": (Verdict.MISMATCHED, Reason.DEFAULT_CERTIFICATE),
-    "covering-default": (Verdict.OPTIONAL, Reason.COVERING_CERTIFICATE),
-    "wildcard": (Verdict.OPTIONAL, Reason.SAME_CERTIFICATE),
-    "strict-alert": (Verdict.REQUIRED, Reason.NOSNI_ALERT_UNRECOGNIZED_NAME),
-    "sni-rejected": (Verdict.ERROR, Reason.SNI_REJECTED),
-    "handshake-failure": (Verdict.REQUIRED, Reason.NOSNI_ALERT_HANDSHAKE_FAILURE),
-    "reset": (Verdict.REQUIRED, Reason.NOSNI_RESET),
-    "close": (Verdict.REQUIRED, Reason.NOSNI_CLOSED),
-    "hang": (Verdict.REQUIRED, Reason.NOSNI_TIMEOUT),
-    "silent": (Verdict.ERROR, Reason.HANDSHAKE_TIMEOUT),
-    "not-tls": (Verdict.ERROR, Reason.NOT_TLS),
-    "ip-literal": (Verdict.OPTIONAL, Reason.IP_LITERAL),
-    "refused": (Verdict.ERROR, Reason.CONNECT_REFUSED),
+JAVA = WarningCode.JAVA_SENDS_NO_SNI
+EXPECTED: dict[str, tuple[Verdict, Reason, tuple[WarningCode, ...]]] = {
+    "same-certificate": (Verdict.OPTIONAL, Reason.SAME_CERTIFICATE, ()),
+    "default-certificate": (Verdict.MISMATCHED, Reason.DEFAULT_CERTIFICATE, ()),
+    "covering-default": (Verdict.OPTIONAL, Reason.COVERING_CERTIFICATE, ()),
+    "wildcard": (Verdict.OPTIONAL, Reason.SAME_CERTIFICATE, ()),
+    "strict-alert": (Verdict.REQUIRED, Reason.NOSNI_ALERT_UNRECOGNIZED_NAME, ()),
+    "sni-rejected": (Verdict.ERROR, Reason.SNI_REJECTED, ()),
+    "handshake-failure": (Verdict.REQUIRED, Reason.NOSNI_ALERT_HANDSHAKE_FAILURE, ()),
+    "reset": (Verdict.REQUIRED, Reason.NOSNI_RESET, ()),
+    "close": (Verdict.REQUIRED, Reason.NOSNI_CLOSED, ()),
+    "hang": (Verdict.REQUIRED, Reason.NOSNI_TIMEOUT, ()),
+    "silent": (Verdict.ERROR, Reason.HANDSHAKE_TIMEOUT, ()),
+    "not-tls": (Verdict.ERROR, Reason.NOT_TLS, ()),
+    "ip-literal": (Verdict.OPTIONAL, Reason.IP_LITERAL, (JAVA,)),
+    "refused": (Verdict.ERROR, Reason.CONNECT_REFUSED, ()),
+    "http-refused": (Verdict.REQUIRED, Reason.NOSNI_HTTP_REFUSED, ()),
+    "http-misdirected": (Verdict.REQUIRED, Reason.NOSNI_HTTP_MISDIRECTED, ()),
+    "sni-warning-alert": (
+        Verdict.OPTIONAL,
+        Reason.SAME_CERTIFICATE,
+        (WarningCode.SNI_WARNING_ALERT,),
+    ),
+    "long-chain": (Verdict.OPTIONAL, Reason.SAME_CERTIFICATE, (WarningCode.CHAIN_TOO_LONG,)),
+    "legacy-tls": (Verdict.OPTIONAL, Reason.SAME_CERTIFICATE, (WarningCode.LEGACY_TLS,)),
+    "ip-literal-rejected": (Verdict.ERROR, Reason.IP_LITERAL_REJECTED, (JAVA,)),
+    "java-no-sni": (Verdict.OPTIONAL, Reason.SAME_CERTIFICATE, (JAVA,)),
+    "placeholder-default": (
+        Verdict.MISMATCHED,
+        Reason.DEFAULT_CERTIFICATE,
+        (WarningCode.PLACEHOLDER_CERTIFICATE,),
+    ),
+    "expired": (Verdict.OPTIONAL, Reason.SAME_CERTIFICATE, (WarningCode.CERT_EXPIRED,)),
+    "sni-cert-not-covering": (
+        Verdict.OPTIONAL,
+        Reason.SAME_CERTIFICATE,
+        (WarningCode.SNI_CERT_NOT_COVERING,),
+    ),
+    "ip-literal-no-ip-san": (Verdict.OPTIONAL, Reason.IP_LITERAL, (JAVA, WarningCode.NO_IP_SAN)),
 }
+IP_LITERALS = ("ip-literal", "ip-literal-rejected", "ip-literal-no-ip-san")
+# TLS 1.2 with a warning unrecognized_name alert (level 1, description 112).
+WARNING_ALERT = b"\x15\x03\x03\x00\x02\x01\x70"
+LISTENERS = 19  # every server but the refused port
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +93,14 @@ def client_context(max_version: ssl.TLSVersion = TLS13) -> ssl.SSLContext:
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     context.maximum_version = max_version
+    return context
+
+
+def legacy_client_context() -> ssl.SSLContext:
+    """Like the scanner's: every version OpenSSL still has, at security level 0."""
+    context = client_context()
+    context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
     return context
 
 
@@ -93,6 +132,55 @@ def handshake(
         return sans(tls.getpeercert(binary_form=True))
 
 
+def leaf(scenario: Scenario, sni: str | None) -> x509.Certificate:
+    with (
+        socket.create_connection(dial(scenario), timeout=CLIENT_TIMEOUT) as raw,
+        client_context().wrap_socket(raw, server_hostname=sni) as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return x509.load_der_x509_certificate(der)
+
+
+def http_status(scenario: Scenario, sni: str | None, context: ssl.SSLContext | None = None) -> int:
+    """Send the scanner's kind of request after a handshake; the status code of the answer."""
+    request = (
+        f"GET / HTTP/1.1\r\nHost: {scenario.host}:{scenario.port}\r\n"
+        "User-Agent: snisweep-test\r\nConnection: close\r\n\r\n"
+    )
+    with (
+        socket.create_connection(dial(scenario), timeout=2) as raw,
+        (context or client_context()).wrap_socket(raw, server_hostname=sni) as tls,
+    ):
+        tls.sendall(request.encode())
+        answer = b""
+        while chunk := tls.recv(4096):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"\r\nContent-Length: %d\r\n" % len(body) in head
+    return int(head.split(b" ", 2)[1])
+
+
+def chain_length(tls: ssl.SSLSocket) -> int:
+    """How many certificates the server sent, whether or not they verify."""
+    if sys.version_info >= (3, 13):
+        chain = tls.get_unverified_chain()
+    else:  # there since 3.10, on the object the SSLSocket wraps
+        chain = tls._sslobj.get_unverified_chain()  # type: ignore[attr-defined,unused-ignore]
+    assert chain is not None
+    return len(chain)
+
+
+def first_bytes_answered(scenario: Scenario, sni: str | None, size: int) -> bytes:
+    """The first ``size`` bytes the server sends back to a ClientHello with ``sni``."""
+    with socket.create_connection(dial(scenario), timeout=2) as raw:
+        raw.sendall(captured_client_hello(sni))
+        data = b""
+        while len(data) < size and (chunk := raw.recv(size - len(data))):
+            data += chunk
+    return data
+
+
 def captured_client_hello(
     server_hostname: str | None, max_version: ssl.TLSVersion = TLS13
 ) -> bytes:
@@ -115,28 +203,40 @@ def lab_threads(since: set[threading.Thread]) -> list[threading.Thread]:
 # --- the scenario table ---------------------------------------------------------------------
 
 
-def test_every_scenario_has_its_expected_verdict_and_reason(lab: Lab) -> None:
+def test_every_scenario_has_its_expected_verdict_reason_and_warnings(lab: Lab) -> None:
     assert [s.name for s in lab.scenarios] == list(EXPECTED)
     for scenario in lab.scenarios:
-        assert (scenario.verdict, scenario.reason) == EXPECTED[scenario.name]
+        assert (scenario.verdict, scenario.reason, scenario.warnings) == EXPECTED[scenario.name]
         assert scenario.description.endswith(".")
         assert scenario.sni is None
+        # The column lists warnings in the order of the closed list.
+        order = list(WarningCode)
+        assert list(scenario.warnings) == sorted(scenario.warnings, key=order.index)
 
 
 def test_name_hosts_dial_the_lab_address_and_ip_hosts_dial_themselves(lab: Lab) -> None:
     for scenario in lab.scenarios:
-        if scenario.name == "ip-literal":
+        if scenario.name in IP_LITERALS:
             assert (scenario.host, scenario.address) == ("127.0.0.1", None)
         else:
             assert scenario.host.endswith(".lab.test")
             assert scenario.address == "127.0.0.1"
 
 
+SHARED = {
+    "ip-literal": "same-certificate",
+    "sni-rejected": "strict-alert",
+    "ip-literal-rejected": "strict-alert",
+    "java-no-sni": "wildcard",
+    "ip-literal-no-ip-san": "wildcard",
+}
+
+
 def test_scenarios_sharing_a_server_share_its_port(lab: Lab) -> None:
-    assert lab.scenario("ip-literal").port == lab.scenario("same-certificate").port
-    assert lab.scenario("sni-rejected").port == lab.scenario("strict-alert").port
-    others = [s.port for s in lab.scenarios if s.name not in ("ip-literal", "sni-rejected")]
-    assert len(set(others)) == len(others)
+    for name, server in SHARED.items():
+        assert lab.scenario(name).port == lab.scenario(server).port
+    others = [s.port for s in lab.scenarios if s.name not in SHARED]
+    assert len(set(others)) == len(others) == LISTENERS + 1  # and the refused port
 
 
 def test_unknown_scenario_name_is_a_key_error(lab: Lab) -> None:
@@ -160,6 +260,14 @@ def test_unknown_scenario_name_is_a_key_error(lab: Lab) -> None:
         ("reset", ["reset.lab.test"], None),
         ("close", ["close.lab.test"], None),
         ("hang", ["hang.lab.test"], None),
+        ("http-refused", ["vhost-check.lab.test"], ["vhost-check.lab.test"]),
+        ("http-misdirected", ["misdirected.lab.test"], ["*.lab.test"]),
+        ("sni-warning-alert", ["*.warn.lab.test"], ["*.warn.lab.test"]),
+        ("long-chain", ["chain.lab.test"], ["chain.lab.test"]),
+        ("java-no-sni", ["*.wild.lab.test"], ["*.wild.lab.test"]),
+        ("placeholder-default", ["ingress.lab.test"], ["ingress.local"]),
+        ("expired", ["expired.lab.test"], ["expired.lab.test"]),
+        ("sni-cert-not-covering", ["elsewhere.lab.test"], ["elsewhere.lab.test"]),
     ],
 )
 def test_certificates_with_and_without_sni(
@@ -184,8 +292,9 @@ def test_sni_matching_ignores_case(lab: Lab) -> None:
     assert handshake(lab.scenario("reset"), "Reset.LAB.test") == ["reset.lab.test"]
 
 
-def test_ip_literal_is_the_same_server_by_address(lab: Lab) -> None:
+def test_ip_literals_are_servers_by_address(lab: Lab) -> None:
     assert handshake(lab.scenario("ip-literal"), None) == ["127.0.0.1", "same.lab.test"]
+    assert handshake(lab.scenario("ip-literal-no-ip-san"), None) == ["*.wild.lab.test"]
 
 
 def test_certificates_chain_to_the_lab_ca(lab: Lab) -> None:
@@ -199,6 +308,70 @@ def test_certificates_chain_to_the_lab_ca(lab: Lab) -> None:
         assert tls.version() in ("TLSv1.2", "TLSv1.3")
 
 
+def test_the_long_chain_is_sent_whole_and_verifies_to_the_lab_ca(lab: Lab) -> None:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    lab.ca.configure_trust(context)  # the root only: the intermediates must come from the server
+    scenario = lab.scenario("long-chain")
+    for sni in ("chain.lab.test", None):
+        context.check_hostname = sni is not None
+        with (
+            socket.create_connection(dial(scenario), timeout=CLIENT_TIMEOUT) as raw,
+            context.wrap_socket(raw, server_hostname=sni) as tls,
+        ):
+            assert chain_length(tls) == 12  # the leaf and 11 intermediates: Java allows 10
+    with (
+        socket.create_connection(dial(lab.scenario("same-certificate")), timeout=1) as raw,
+        client_context().wrap_socket(raw, server_hostname="same.lab.test") as tls,
+    ):
+        assert chain_length(tls) == 1
+
+
+def test_the_placeholder_default_is_ingress_nginx_s_fake_certificate(lab: Lab) -> None:
+    default = leaf(lab.scenario("placeholder-default"), None).subject
+    assert [a.value for a in default.get_attributes_for_oid(NameOID.COMMON_NAME)] == [
+        "Kubernetes Ingress Controller Fake Certificate"
+    ]
+    assert [a.value for a in default.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)] == [
+        "Acme Co"
+    ]
+    own = leaf(lab.scenario("placeholder-default"), "ingress.lab.test").subject
+    assert [a.value for a in own.get_attributes_for_oid(NameOID.COMMON_NAME)] == [
+        "ingress.lab.test"
+    ]
+
+
+def test_the_expired_certificate_has_expired(lab: Lab) -> None:
+    now = datetime.now(UTC)
+    for sni in ("expired.lab.test", None):
+        cert = leaf(lab.scenario("expired"), sni)
+        assert cert.not_valid_before_utc < cert.not_valid_after_utc < now
+    assert leaf(lab.scenario("same-certificate"), None).not_valid_after_utc > now
+
+
+def test_the_legacy_server_speaks_tls_1_0_only(lab: Lab) -> None:
+    scenario = lab.scenario("legacy-tls")
+    for sni in ("tls10.lab.test", None):
+        with (
+            socket.create_connection(dial(scenario), timeout=CLIENT_TIMEOUT) as raw,
+            legacy_client_context().wrap_socket(raw, server_hostname=sni) as tls,
+        ):
+            assert tls.version() == "TLSv1"
+            assert sans(tls.getpeercert(binary_form=True)) == ["tls10.lab.test"]
+    assert http_status(scenario, "tls10.lab.test", legacy_client_context()) == 200
+    # A client with today's defaults (TLS 1.2 and up) cannot talk to it at all.
+    with pytest.raises(ssl.SSLError):
+        handshake(scenario, "tls10.lab.test")
+
+
+def test_the_warning_alert_server_speaks_tls_1_2_at_most(lab: Lab) -> None:
+    scenario = lab.scenario("sni-warning-alert")
+    with (
+        socket.create_connection(dial(scenario), timeout=CLIENT_TIMEOUT) as raw,
+        client_context(TLS13).wrap_socket(raw, server_hostname=scenario.host) as tls,
+    ):
+        assert tls.version() == "TLSv1.2"
+
+
 @pytest.mark.parametrize("max_version", [TLS12, TLS13])
 @pytest.mark.parametrize(
     ("name", "sni", "reason"),
@@ -208,6 +381,7 @@ def test_certificates_chain_to_the_lab_ca(lab: Lab) -> None:
         ("sni-rejected", "other.lab.test", "TLSV1_UNRECOGNIZED_NAME"),
         ("handshake-failure", None, "SSLV3_ALERT_HANDSHAKE_FAILURE"),
         ("handshake-failure", "unknown.lab.test", "SSLV3_ALERT_HANDSHAKE_FAILURE"),
+        ("ip-literal-rejected", None, "TLSV1_UNRECOGNIZED_NAME"),
     ],
 )
 def test_fatal_alerts(
@@ -284,6 +458,89 @@ def test_tls_servers_answer_a_request_after_the_handshake(lab: Lab) -> None:
         assert tls.recv(1024).startswith(b"HTTP/1.1 200 OK\r\n")
 
 
+@pytest.mark.parametrize(
+    ("name", "with_sni", "without_sni"),
+    [
+        ("same-certificate", 200, 200),
+        ("default-certificate", 200, 200),
+        ("covering-default", 200, 200),
+        ("strict-alert", 200, None),
+        ("reset", 200, None),
+        ("http-refused", 200, 403),
+        ("http-misdirected", 200, 421),
+        ("sni-warning-alert", 200, 200),
+        ("long-chain", 200, 200),
+        ("placeholder-default", 200, 200),
+        ("expired", 200, 200),
+        ("sni-cert-not-covering", 200, 200),
+    ],
+)
+def test_http_status_with_and_without_sni(
+    lab: Lab, name: str, with_sni: int, without_sni: int | None
+) -> None:
+    scenario = lab.scenario(name)
+    assert http_status(scenario, scenario.host) == with_sni
+    if without_sni is not None:
+        assert http_status(scenario, None) == without_sni
+
+
+@pytest.mark.parametrize("name", ["http-refused", "http-misdirected"])
+def test_http_refusal_follows_the_client_hello_not_the_host_header(lab: Lab, name: str) -> None:
+    scenario = lab.scenario(name)
+    # Any name sent as SNI counts as SNI sent, as with Apache's check.
+    assert http_status(scenario, "who.lab.test") == 200
+    with (
+        socket.create_connection(dial(scenario), timeout=2) as raw,
+        client_context().wrap_socket(raw, server_hostname=None) as tls,
+    ):
+        tls.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        assert not tls.recv(1024).startswith(b"HTTP/1.1 200 ")
+
+
+@pytest.mark.parametrize("name", ["same-certificate", "http-refused", "sni-warning-alert"])
+def test_a_client_that_sends_no_request_gets_no_answer(lab: Lab, name: str) -> None:
+    # A plain-TLS endpoint (protocol: tls): the client completes the handshake and hangs up.
+    scenario = lab.scenario(name)
+    with (
+        socket.create_connection(dial(scenario), timeout=2) as raw,
+        client_context().wrap_socket(raw, server_hostname=None) as tls,
+    ):
+        socket.socket.shutdown(tls, socket.SHUT_WR)  # a FIN, the TLS session left as it is
+        assert tls.recv(1024) == b""
+
+
+@pytest.mark.parametrize("max_version", [TLS12, TLS13])
+def test_warning_alert_precedes_the_server_hello_for_an_unknown_name(
+    lab: Lab, max_version: ssl.TLSVersion
+) -> None:
+    scenario = lab.scenario("sni-warning-alert")
+    with socket.create_connection(dial(scenario), timeout=2) as raw:
+        raw.sendall(captured_client_hello(scenario.host, max_version))
+        data = b""
+        while len(data) < 13 and (chunk := raw.recv(13 - len(data))):
+            data += chunk
+    assert data[:7] == WARNING_ALERT
+    assert data[7:10] == b"\x16\x03\x03"  # a TLS 1.2 handshake record...
+    assert data[12] == 0x02  # ... with the ServerHello
+
+
+@pytest.mark.parametrize("sni", [None, "warn.lab.test", "WARN.lab.test"])
+def test_no_warning_alert_without_sni_or_for_the_known_name(lab: Lab, sni: str | None) -> None:
+    answer = first_bytes_answered(lab.scenario("sni-warning-alert"), sni, 6)
+    assert answer[:3] == b"\x16\x03\x03"
+    assert answer[5] == 0x02
+
+
+def test_the_known_name_gets_its_own_certificate_on_the_warning_server(lab: Lab) -> None:
+    assert handshake(lab.scenario("sni-warning-alert"), "warn.lab.test") == ["warn.lab.test"]
+
+
+@pytest.mark.parametrize("name", ["same-certificate", "covering-default", "http-refused"])
+def test_other_servers_send_no_warning_alert(lab: Lab, name: str) -> None:
+    scenario = lab.scenario(name)
+    assert first_bytes_answered(scenario, "unknown.lab.test", 1) == b"\x16"
+
+
 # --- robustness -----------------------------------------------------------------------------
 
 
@@ -320,7 +577,7 @@ GARBAGE = [
 @pytest.mark.parametrize("garbage", GARBAGE)
 def test_every_server_survives_garbage(lab: Lab, garbage: bytes) -> None:
     for scenario in lab.scenarios:
-        if scenario.name in ("refused", "sni-rejected", "ip-literal"):
+        if scenario.name == "refused" or scenario.name in SHARED:
             continue
         # Whatever the server answers, or whether it already reset, is not the point here.
         with (
@@ -332,13 +589,18 @@ def test_every_server_survives_garbage(lab: Lab, garbage: bytes) -> None:
             raw.shutdown(socket.SHUT_WR)
             while raw.recv(4096):
                 pass
-    for name, sni in [("reset", "reset.lab.test"), ("strict-alert", "strict.lab.test")]:
+    for name, sni in [
+        ("reset", "reset.lab.test"),
+        ("strict-alert", "strict.lab.test"),
+        ("sni-warning-alert", "api.warn.lab.test"),
+        ("http-refused", "vhost-check.lab.test"),
+    ]:
         assert handshake(lab.scenario(name), sni)
 
 
 def test_a_client_that_stops_mid_hello_only_ends_its_own_connection(lab: Lab) -> None:
     hello = captured_client_hello(None)
-    for name in ("reset", "close", "hang", "strict-alert"):
+    for name in ("reset", "close", "hang", "strict-alert", "sni-warning-alert", "http-refused"):
         with socket.create_connection(dial(lab.scenario(name)), timeout=0.2) as raw:
             raw.sendall(hello[: len(hello) // 2])
     assert handshake(lab.scenario("close"), "close.lab.test") == ["close.lab.test"]
@@ -373,10 +635,10 @@ def test_close_stops_every_thread_even_with_held_connections() -> None:
         for sock in held:
             sock.sendall(captured_client_hello(None))
         deadline = time.monotonic() + 2
-        while len(lab_threads(before)) < 11 + len(held) and time.monotonic() < deadline:
+        while len(lab_threads(before)) < LISTENERS + len(held) and time.monotonic() < deadline:
             time.sleep(0.01)
         # A thread per listener and one per held connection.
-        assert len(lab_threads(before)) == 11 + len(held)
+        assert len(lab_threads(before)) == LISTENERS + len(held)
         started = time.monotonic()
         lab.close()
         assert time.monotonic() - started < 1
@@ -426,7 +688,10 @@ def test_config_yaml_lists_every_scenario(lab: Lab) -> None:
         if scenario.address is not None:
             expected["address"] = scenario.address
         assert entry == expected
-        assert f"# Expected: {scenario.verdict} / {scenario.reason}\n" in text
+        expectation = f"# Expected: {scenario.verdict} / {scenario.reason}"
+        if scenario.warnings:
+            expectation += ", warnings: " + ", ".join(scenario.warnings)
+        assert expectation + "\n" in text
     assert all(len(line) <= 100 for line in text.splitlines())
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from snisweep.config import load
 from snisweep.lab import Lab
-from snisweep.model import Verdict
+from snisweep.model import Reason, Verdict, WarningCode
 from snisweep.probe import TLSProber
 from snisweep.record import Record
 from snisweep.scan import Limits, Scanner, resolve
@@ -37,12 +37,32 @@ async def scan_lab(lab: Lab, limits: Limits) -> list[Record]:
     return records
 
 
-async def test_every_lab_scenario_gets_its_verdict_and_reason(lab: Lab) -> None:
+Outcome = tuple[Verdict, Reason, tuple[WarningCode, ...]]
+
+
+def outcomes(records: list[Record]) -> dict[tuple[str, int], Outcome]:
+    return {(r.host, r.port): (r.verdict, r.reason, r.warnings) for r in records}
+
+
+def expected_outcomes(lab: Lab) -> dict[tuple[str, int], Outcome]:
+    return {(s.host, s.port): (s.verdict, s.reason, s.warnings) for s in lab.scenarios}
+
+
+async def test_every_lab_scenario_gets_its_verdict_reason_and_warnings(lab: Lab) -> None:
     records = await scan_lab(lab, Limits())
-    got = {(r.host, r.port): (r.verdict, r.reason) for r in records}
-    expected = {(s.host, s.port): (s.verdict, s.reason) for s in lab.scenarios}
-    assert got == expected
-    assert {verdict for verdict, _ in got.values()} == set(Verdict)
+    assert len(records) == len(lab.scenarios)
+    got, expected = outcomes(records), expected_outcomes(lab)
+    # By scenario name, so that a failure lists every scenario that differs: (got, expected).
+    differ = {}
+    for scenario in lab.scenarios:
+        key = (scenario.host, scenario.port)
+        if got.get(key) != expected[key]:
+            differ[scenario.name] = (got.get(key), expected[key])
+    assert differ == {}
+    assert {verdict for verdict, _, _ in got.values()} == set(Verdict)
+    assert {w for _, _, warnings in got.values() for w in warnings} >= set(WarningCode) - {
+        WarningCode.CERT_EXPIRING  # needs --expiring-within: the lab's certificates last
+    }
 
 
 async def test_lab_rows_carry_the_facts(lab: Lab) -> None:
@@ -62,6 +82,21 @@ async def test_lab_rows_carry_the_facts(lab: Lab) -> None:
     assert records["ip-literal"].sni is None
     assert records["ip-literal"].attempts == 1
     assert records["wildcard"].sni_cert_covers_host is True
+    refused = records["http-refused"]
+    assert (refused.sni_http_status, refused.nosni_http_status) == (200, 403)
+    misdirected = records["http-misdirected"]
+    assert (misdirected.sni_http_status, misdirected.nosni_http_status) == (200, 421)
+    assert misdirected.nosni_cert_covers_host is True
+    assert records["legacy-tls"].sni_tls_version == "TLSv1"
+    assert records["sni-warning-alert"].sni_tls_version == "TLSv1.2"
+    assert records["sni-cert-not-covering"].sni_cert_covers_host is False
+    expired = records["expired"].sni_cert_days_left
+    assert expired is not None
+    assert expired < 0
+    placeholder = records["placeholder-default"].nosni_cert_subject
+    assert placeholder is not None
+    assert "CN=Kubernetes Ingress Controller Fake Certificate" in placeholder
+    assert records["ip-literal-rejected"].sni is None
 
 
 def ipv6_loopback() -> bool:
@@ -77,8 +112,8 @@ def ipv6_loopback() -> bool:
 async def test_the_lab_over_ipv6() -> None:
     with Lab(host="::1") as lab6:
         records = await scan_lab(lab6, Limits())
-        expected = {(s.host, s.port): (s.verdict, s.reason) for s in lab6.scenarios}
-    assert {(r.host, r.port): (r.verdict, r.reason) for r in records} == expected
+        expected = expected_outcomes(lab6)
+    assert outcomes(records) == expected
     assert {r.address for r in records} == {"::1"}
 
 

@@ -306,7 +306,8 @@ def test_a_merged_report_merges_with_the_rest(tmp_path: Path) -> None:
 # --- refusals -----------------------------------------------------------------------------------
 
 
-OLD_VERSION_HEADER = ",".join(COLUMNS[:-1]) + "\r\n"
+# A 0.1 report: no columns after ``shard``.
+OLD_VERSION_HEADER = ",".join(COLUMNS[: COLUMNS.index("shard") + 1]) + "\r\n"
 
 
 def csv_row(**changes: Any) -> str:
@@ -342,7 +343,7 @@ BAD_FILES: list[tuple[str, str | bytes, str]] = [
         "bad.csv",
         OLD_VERSION_HEADER + SIMPLE,
         "bad.csv:1: a report of another snisweep version: its columns differ from this "
-        "version's: missing shard",
+        "version's: missing sni_http_status, nosni_http_status, warnings",
     ),
     (
         "bad.csv",

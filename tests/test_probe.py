@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
-from collections.abc import Iterator
+import ssl
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 import pytest
+import trustme
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from snisweep.classify import classify
+from snisweep.http import request
 from snisweep.lab import Lab, Scenario
-from snisweep.model import Failure, FailureKind, Handshake
-from snisweep.probe import TLSProber, alert_name, failure_from
+from snisweep.model import Endpoint, Failure, FailureKind, Handshake, HttpAnswer, HttpOutcome
+from snisweep.probe import TLSProber, _Cleartext, alert_name, failure_from
+from snisweep.record import build
+from snisweep.report import CSVEncoder
 
 pytestmark = pytest.mark.anyio
 
@@ -104,3 +117,245 @@ async def test_connect_timeout_on_a_listener_that_never_accepts() -> None:
         observation = await TLSProber()("127.0.0.1", port, "x.test", 0.3)
     assert isinstance(observation, Failure)
     assert observation.kind in (FailureKind.CONNECT_TIMEOUT, FailureKind.HANDSHAKE_TIMEOUT)
+
+
+# --- the HTTP check against servers that answer anything ------------------------------------
+
+
+Answer = Callable[[ssl.SSLSocket], None]
+
+
+class _AnsweringServer:
+    """A blocking TLS server in a thread (real alerts, real closes) that completes each
+    handshake, reads the request, and then lets ``answer`` do whatever it likes."""
+
+    def __init__(self, answer: Answer, context: ssl.SSLContext) -> None:
+        self.answer = answer
+        self.requests: list[bytes] = []
+        self._context = context
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        self.port: int = self._listener.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError), conn:
+            conn.settimeout(5)
+            with self._context.wrap_socket(conn, server_side=True) as tls:
+                self.requests.append(tls.recv(65536))
+                self.answer(tls)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._listener.close()
+        self._thread.join(2)
+
+
+@pytest.fixture(scope="module")
+def server_context() -> ssl.SSLContext:
+    ca = trustme.CA()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("http.test").configure_cert(context)
+    return context
+
+
+@contextlib.contextmanager
+def answering(answer: Answer, context: ssl.SSLContext) -> Iterator[_AnsweringServer]:
+    server = _AnsweringServer(answer, context)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def send(data: bytes) -> Answer:
+    def answer(tls: ssl.SSLSocket) -> None:
+        tls.sendall(data)
+
+    return answer
+
+
+def drip(data: bytes, pause: float) -> Answer:
+    def answer(tls: ssl.SSLSocket) -> None:
+        for byte in data:
+            tls.sendall(bytes([byte]))
+            time.sleep(pause)
+
+    return answer
+
+
+def wait(seconds: float) -> Answer:
+    def answer(tls: ssl.SSLSocket) -> None:
+        time.sleep(seconds)
+
+    return answer
+
+
+def reset(tls: ssl.SSLSocket) -> None:
+    tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def close_notify(tls: ssl.SSLSocket) -> None:
+    tls.unwrap()
+
+
+REQUEST = request("http.test", 8443, "/health?x=1", "test")
+STATUS = HttpOutcome.STATUS
+
+
+@pytest.mark.parametrize(
+    ("answer", "outcome", "status"),
+    [
+        (send(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), STATUS, 200),
+        (send(b"HTTP/1.1 403 Forbidden\r\n\r\n"), STATUS, 403),
+        (send(b"HTTP/1.1 421 Misdirected Request\r\n\r\n"), STATUS, 421),
+        (send(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 Not Found\r\n\r\n"), STATUS, 404),
+        (drip(b"HTTP/1.1 302 Found\r\n", 0.01), STATUS, 302),
+        (send(b"\x00\xff\x1b[31m=cmd|' /C calc'!A0\r\n"), HttpOutcome.NOT_HTTP, None),
+        (send(b"HTTP/1.1 200 " + b"A" * 1_000_000), HttpOutcome.NOT_HTTP, None),
+        (
+            send(b"HTTP/1.1 100 Continue\r\n" + b"X-Never: ending\r\n" * 5000),
+            HttpOutcome.NOT_HTTP,
+            None,
+        ),
+        (send(b"220 smtp.example ESMTP ready\r\n"), HttpOutcome.NOT_HTTP, None),
+        (wait(0), HttpOutcome.CLOSED, None),  # closes right after reading the request
+        (reset, HttpOutcome.CLOSED, None),
+        (close_notify, HttpOutcome.CLOSED, None),
+        (wait(3), HttpOutcome.TIMEOUT, None),  # says nothing within the probe's timeout
+        (drip(b"HTTP/1.1 200 OK" + b"A" * 1000, 0.01), HttpOutcome.TIMEOUT, None),
+    ],
+    ids=[
+        "200",
+        "403",
+        "421",
+        "interim-then-404",
+        "slow-drip",
+        "garbage",
+        "huge-line",
+        "never-ending-headers",
+        "smtp-banner",
+        "closed",
+        "reset",
+        "close-notify",
+        "silent",
+        "endless-drip",
+    ],
+)
+async def test_http_check_reads_only_the_status_line_within_the_timeout(
+    server_context: ssl.SSLContext, answer: Answer, outcome: HttpOutcome, status: int | None
+) -> None:
+    timeout = 1.0
+    with answering(answer, server_context) as server:
+        started = time.monotonic()
+        observation = await TLSProber()("127.0.0.1", server.port, "http.test", timeout, REQUEST)
+        elapsed = time.monotonic() - started
+    assert isinstance(observation, Handshake), observation
+    assert observation.http == HttpAnswer(outcome, status)
+    assert observation.certificate is not None  # the handshake's facts are kept either way
+    assert server.requests == [REQUEST]
+    # Never stalled past the probe's own timeout (a generous bound: a hang, not a speed test).
+    assert elapsed < timeout + 1.5
+
+
+async def test_plain_tls_probe_sends_no_request(server_context: ssl.SSLContext) -> None:
+    with answering(send(b"HTTP/1.1 200 OK\r\n\r\n"), server_context) as server:
+        observation = await TLSProber()("127.0.0.1", server.port, "http.test", 1.0, None)
+        assert isinstance(observation, Handshake)
+        assert observation.http is None
+
+
+@settings(max_examples=25, deadline=None)
+@given(answer=st.binary(max_size=2000), cut=st.integers(0, 2000))
+async def test_untrusted_answers_never_crash_a_probe_or_reach_a_cell_raw(
+    server_context: ssl.SSLContext, answer: bytes, cut: int
+) -> None:
+    def script(tls: ssl.SSLSocket) -> None:
+        tls.sendall(answer[:cut])
+        time.sleep(0.01)
+        tls.sendall(answer[cut:])
+
+    endpoint = Endpoint(host="http.test", port=8443, sni="http.test")
+    with answering(script, server_context) as server:
+        observation = await TLSProber()("127.0.0.1", server.port, "http.test", 0.5, REQUEST)
+    assert isinstance(observation, Handshake)
+    assert observation.http is not None
+    if observation.http.status is not None:
+        assert 200 <= observation.http.status <= 599
+    row = build(
+        endpoint,
+        "127.0.0.1",
+        classify(endpoint, observation, observation),
+        observation,
+        observation,
+        attempts=2,
+        elapsed_ms=1,
+        scanned_at=datetime.now(UTC),
+    )
+    line = CSVEncoder().rows([row])
+    assert answer[:20].decode("latin-1") not in line or not answer[:20].strip()
+    assert not any(ord(ch) < 0x20 and ch not in "\r\n" for ch in line)
+
+
+# --- warning alerts in the clear ------------------------------------------------------------
+
+ALERT = b"\x15\x03\x03\x00\x02\x01\x70"  # warning unrecognized_name
+SERVER_HELLO = b"\x16\x03\x03\x00\x04\x02\x00\x00\x00"
+CERTIFICATE = b"\x16\x03\x03\x01\x00" + b"\x0b" + b"\x00" * 255
+CCS = b"\x14\x03\x03\x00\x01\x01"
+FINISHED = b"\x16\x03\x03\x00\x02\x15\x01"  # after CCS: encrypted, never read as an alert
+
+
+@given(st.lists(st.integers(0, 300), max_size=6))
+def test_warning_alerts_are_read_from_records_however_they_are_split(cuts: list[int]) -> None:
+    stream = ALERT + SERVER_HELLO + CERTIFICATE + CCS + FINISHED + ALERT
+    cleartext = _Cleartext()
+    position = 0
+    for cut in [*sorted(cuts), len(stream)]:
+        if cut > position:
+            cleartext.feed(stream[position:cut])
+            position = cut
+    assert cleartext.warning_alerts() == ("unrecognized_name",)
+    assert cleartext.encrypted
+
+
+def test_fatal_alerts_and_tls13_records_are_not_warnings() -> None:
+    cleartext = _Cleartext()
+    cleartext.feed(b"\x15\x03\x03\x00\x02\x02\x28")  # fatal handshake_failure
+    assert cleartext.warning_alerts() == ()
+    cleartext.feed(SERVER_HELLO + b"\x17\x03\x03\x00\x02\x01\x70")  # application data
+    assert cleartext.encrypted
+    assert cleartext.warning_alerts() == ()
+
+
+async def test_warning_alert_of_a_real_tls12_server_is_seen(lab: Lab) -> None:
+    s = scenario(lab, "sni-warning-alert")
+    with_sni = await TLSProber()("127.0.0.1", s.port, s.host, 2.0)
+    without_sni = await TLSProber()("127.0.0.1", s.port, None, 2.0)
+    assert isinstance(with_sni, Handshake)
+    assert isinstance(without_sni, Handshake)
+    assert with_sni.warning_alerts == ("unrecognized_name",)
+    assert with_sni.tls_version == "TLSv1.2"
+    assert without_sni.warning_alerts == ()
+
+
+async def test_chain_length_is_what_the_server_sent(lab: Lab) -> None:
+    long_chain = await TLSProber()("127.0.0.1", scenario(lab, "long-chain").port, None, 2.0)
+    short = await TLSProber()("127.0.0.1", scenario(lab, "same-certificate").port, None, 2.0)
+    assert isinstance(long_chain, Handshake)
+    assert isinstance(short, Handshake)
+    assert long_chain.chain_length is not None
+    assert long_chain.chain_length > 10
+    assert short.chain_length == 1

@@ -8,15 +8,19 @@ from collections.abc import Callable, Iterator
 import anyio
 import pytest
 
+from snisweep import __version__, http
 from snisweep.model import (
     Certificate,
     Endpoint,
     Failure,
     FailureKind,
     Handshake,
+    HttpAnswer,
+    HttpOutcome,
     Observation,
     Reason,
     Verdict,
+    WarningCode,
 )
 from snisweep.record import Record
 from snisweep.scan import Limits, Scanner, _AddressLimiter
@@ -37,15 +41,22 @@ class ScriptedProber:
         self.script = script
         self.delay = delay
         self.calls: Counter[tuple[str, str | None]] = Counter()
+        self.requests: list[bytes | None] = []
         self.in_flight = 0
         self.max_in_flight = 0
         self.per_address: Counter[str] = Counter()
         self.max_per_address: dict[str, int] = defaultdict(int)
 
     async def __call__(
-        self, address: str, port: int, server_name: str | None, timeout: float
+        self,
+        address: str,
+        port: int,
+        server_name: str | None,
+        timeout: float,
+        request: bytes | None = None,
     ) -> Observation:
         self.calls[(address, server_name)] += 1
+        self.requests.append(request)
         attempt = self.calls[(address, server_name)]
         self.in_flight += 1
         self.per_address[address] += 1
@@ -293,3 +304,79 @@ async def test_the_address_limiter_loses_no_slot_to_cancelled_waiters() -> None:
     assert order[-1] == "third"
     assert limiter._held == {}
     assert limiter._waiting == {}
+
+
+# --- the HTTP check -----------------------------------------------------------------------
+
+
+def answered(status: int, base: Handshake = GOOD) -> Handshake:
+    return base.with_http(HttpAnswer(HttpOutcome.STATUS, status))
+
+
+async def test_each_probe_sends_the_endpoints_request() -> None:
+    prober = ScriptedProber(lambda a, p, n, i: answered(200))
+    endpoint = Endpoint(host="a.t", port=8443, sni="a.t", http_path="/ws?wsdl")
+    (record,) = await run(Scanner(prober, fake_resolve), [endpoint])
+    assert prober.requests == [http.request("a.t", 8443, "/ws?wsdl", __version__)] * 2
+    assert (record.sni_http_status, record.nosni_http_status) == (200, 200)
+    assert record.verdict is Verdict.OPTIONAL
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "http"),
+    [
+        (Endpoint(host="a.t", port=443, sni="a.t", http_path=None), True),  # protocol: tls
+        (Endpoint(host="a.t", port=443, sni="a.t"), False),  # --no-http
+    ],
+)
+async def test_no_request_for_plain_tls_or_without_the_check(
+    endpoint: Endpoint, http: bool
+) -> None:
+    prober = ScriptedProber(lambda a, p, n, i: GOOD)
+    (record,) = await run(Scanner(prober, fake_resolve, http=http), [endpoint])
+    assert prober.requests == [None, None]
+    assert (record.sni_http_status, record.nosni_http_status) == (None, None)
+
+
+async def test_a_refusal_without_sni_is_confirmed_by_the_retries() -> None:
+    def script(address: str, port: int, name: str | None, attempt: int) -> Observation:
+        return answered(200) if name else answered(403)
+
+    prober = ScriptedProber(script)
+    (record,) = await run(Scanner(prober, fake_resolve), [named("a.t", retries=2)])
+    assert record.verdict is Verdict.REQUIRED
+    assert record.reason is Reason.NOSNI_HTTP_REFUSED
+    address = await fake_resolve("a.t", 443, 1.0)
+    assert prober.calls == Counter({(address, "a.t"): 1, (address, None): 3})
+    assert record.attempts == 4
+    assert (record.sni_http_status, record.nosni_http_status) == (200, 403)
+
+
+async def test_a_refusal_that_a_retry_contradicts_does_not_count() -> None:
+    def script(address: str, port: int, name: str | None, attempt: int) -> Observation:
+        if name is None and attempt == 1:
+            return answered(421)
+        return answered(200)
+
+    (record,) = await run(Scanner(ScriptedProber(script), fake_resolve), [named("a.t")])
+    assert record.verdict is Verdict.OPTIONAL
+    assert record.reason is Reason.SAME_CERTIFICATE
+    assert record.nosni_http_status == 200
+    assert record.attempts == 3
+
+
+async def test_a_refusal_with_sni_too_is_not_retried() -> None:
+    prober = ScriptedProber(lambda a, p, n, i: answered(403))
+    (record,) = await run(Scanner(prober, fake_resolve), [named("a.t", retries=3)])
+    assert record.verdict is Verdict.OPTIONAL
+    assert sum(prober.calls.values()) == 2
+
+
+async def test_warnings_reach_the_record() -> None:
+    alerting = Handshake(
+        "TLSv1.2", "ECDHE", GOOD.certificate, warning_alerts=("unrecognized_name",)
+    )
+    prober = ScriptedProber(lambda a, p, n, i: alerting if n else GOOD)
+    (record,) = await run(Scanner(prober, fake_resolve), [named("a.t")])
+    # GOOD's certificate is for *.t, which "a.t" is not under: that is a warning too.
+    assert record.warnings == (WarningCode.SNI_WARNING_ALERT, WarningCode.SNI_CERT_NOT_COVERING)

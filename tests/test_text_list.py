@@ -85,6 +85,23 @@ def test_settings_apply(tmp_path: Path) -> None:
     assert (endpoint.port, endpoint.retries, endpoint.tags, endpoint.label) == (636, 0, (), "")
 
 
+def test_the_path_and_protocol(tmp_path: Path) -> None:
+    text = (
+        "a.example.com\n"
+        "https://hr.example.net:9443/ws/soap?wsdl   # a comment\n"
+        "https://b.example.com?x=1\n"
+        "https://app.example.net/#/login\n"
+        "https://c.example.com/bücher/a%2Fb\n"
+        "wss://d.example.com/stream\n"
+        "ldaps://ldap.example.com\n"
+    )
+    paths = ["/", "/ws/soap?wsdl", "/?x=1", "/", "/b%C3%BCcher/a%2Fb", "/stream", None]
+    assert [e.http_path for e in endpoints_of(tmp_path, text)] == paths
+    # the command line's protocol, for all but the URLs, whose schemes say
+    endpoints = load([write(tmp_path, text)], Settings(protocol="tls"))
+    assert [e.http_path for e in endpoints] == [None, *paths[1:]]
+
+
 def test_the_list_suffix_is_text_too(tmp_path: Path) -> None:
     assert [e.host for e in endpoints_of(tmp_path, "a.example.com\n", "hosts.LIST")] == [
         "a.example.com"
@@ -105,6 +122,12 @@ def test_the_list_suffix_is_text_too(tmp_path: Path) -> None:
         ("%HOST%:443", "unresolved template variable '%HOST%'"),
         ("gopher://a.example.com", "unsupported URL scheme 'gopher://'"),
         ("a:b:c", "is neither host:port nor an IPv6 address"),
+        ("https://a.example.com/a b", "a space in the URL's path or query '/a b'"),
+        ("https://a.example.com/x\ry", "a control character (U+000D) in the URL's path"),
+        ("https://a.example.com/x\x00y", "a control character (U+0000) in the URL's path"),
+        ("https://a.example.com/x\x0cy", "a control character (U+000C) in the URL's path"),
+        ("https://a.example.com/" + "x" * 2048, "2049 characters long; 2048 at most"),
+        ("https://a.example.com/{{ path }}", "unresolved template variable '{{ path }}'"),
     ],
 )
 def test_each_problem_has_its_line(tmp_path: Path, line: str, message: str) -> None:

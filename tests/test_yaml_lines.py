@@ -65,6 +65,17 @@ READ_BY_LINES = [
     "  - host: b.example.com\n    label: '007'\n",
     "endpoints:\n  - host: a.example.com\n    label: yes we can\n",
     "endpoints:\n  - host: a.example.com\n    tags: [1, 2.5, x]\n",
+    # the protocol key, and the paths of URLs
+    "endpoints:\n  - https://a.example.com/ws/soap?wsdl\n  - https://b.example.com?x=1&y=%20\n"
+    "  - wss://c.example.com/bücher/€\n  - ldaps://d.example.com\n  - https://e.example.com/#/a\n"
+    "  - 'https://f.example.com/a%2Fb?c=d:e'\n  - https://g.example.com/a,b;c=d/*~!$'()+@\n",
+    "defaults:\n  protocol: tls\nendpoints:\n  - a.example.com\n  - https://b.example.com/x\n"
+    "  - host: c.example.com\n    protocol: https\n  - host: d.example.com\n",
+    "defaults: {protocol: TLS, port: 8443}\nendpoints:\n"
+    "  - {host: a.example.com, protocol: https}\n  - {host: b.example.com, protocol: 'tls'}\n"
+    "  - {host: c.example.com}\n",
+    "endpoints:\n  - a.example.com\n  - host: b.example.com\ndefaults:\n  protocol: tls\n",
+    "endpoints:\n  - https://a.example.com/{x\n  - https://b.example.com/a|b[1]\n",
 ]
 
 
@@ -122,6 +133,14 @@ DECLINED = [
     "endpoints:\n  - host: a.example.com\n    port: 0x_\n",
     "endpoints:\n  - a.example.com\n   - b.example.com\n",
     "endpoints:\n  - http://a.example.com\n",  # a problem: libyaml's reader reports it
+    "endpoints:\n  - https://a.example.com/a b\n",  # a problem too
+    "endpoints:\n  - https://a.example.com/{{path}}\n",
+    "endpoints:\n  - host: a.example.com\n    protocol: http\n",
+    "endpoints:\n  - {host: a.example.com, protocol: yes}\n",
+    "defaults:\n  protocol: ssl\nendpoints:\n  - a.example.com\n",
+    "endpoints:\n  - https://a.example.com/x: y\n",  # a mapping for YAML
+    "endpoints:\n  - [https://a.example.com/x]\n",
+    'endpoints:\n  - "https://a.example.com/x\\r\\nX-Evil: 1"\n',
 ]
 
 
@@ -162,11 +181,13 @@ SCALARS = st.sampled_from(
         "Billing SOAP", "a, b", "a#b", "a # comment", "a:b", "x ? y", "a - b", "[x, y]",
         "['x', \"y\"]", "[]", "[x,]", "[x, 'y, z']", "{x: y}", "-1", "- x", "&a x", "*a", "!x y",
         "a: b", "'a' #c", "'a'#c", "\"a\\tb\"", "%x", "@x", "`x", "=", "<<", "a\tb", "é",
+        "https://f.example.com/a b", "https://g.example.com/x?y=1", "wss://h.example.com?a=%2",
+        "ldaps://i.example.com/x", "https://j.example.com/{{p}}", "tls", "HTTPS", "https", "ssl",
     ]
 )  # fmt: skip
 KEYS = st.sampled_from(
     ["host", "port", "address", "sni", "label", "tags", "timeout", "retries", "prot", "yes",
-     "'host'", "<<", "Host"]
+     "'host'", "<<", "Host", "protocol", "protocol"]
 )  # fmt: skip
 INDENTS = st.sampled_from(["", " ", "  ", "    "])
 
@@ -204,7 +225,8 @@ def documents(draw: st.DrawFn) -> str:
     head = draw(
         st.sampled_from(
             ["endpoints:", "---\nendpoints:", "defaults:\n  port: 8443\nendpoints:",
-             "defaults: {tags: [x]}\nendpoints:", "defaults:\n  tags:\n  - d\nendpoints:", None]
+             "defaults: {tags: [x]}\nendpoints:", "defaults:\n  tags:\n  - d\nendpoints:",
+             "defaults: {protocol: tls}\nendpoints:", None]
         )
     )  # fmt: skip
     if head is None:
@@ -234,11 +256,14 @@ VALID = {
     "tags": ["[x, y]", "[x,]", "[]", "['a b', \"c\"]", "[1, 2.5]", "[x, x]"],
     "timeout": ["2.5", "1", "300", ".5", "1e1"],
     "retries": ["0", "10", "3"],
+    "protocol": ["https", "tls", "TLS", "'tls'", '"Https"'],
 }  # fmt: skip
 STRINGS = ["a.example.com", "b.example.com:8443", "'[2001:db8::1]:443'", "2001:db8::5",
            "https://c.example.com:9443/x?y#z", "https://d.example.com/#/a",
            "ldaps://e.example.com", "10.0.0.1:8443", "'f.example.com'", '"g.example.com:1"',
-           "h.example.com # note"]  # fmt: skip
+           "h.example.com # note", "https://i.example.com/ws/soap?wsdl", "https://j.example.com?x=1",
+           "'https://k.example.com/a%20b'", "https://l.example.com/bücher", "wss://m.example.com/s#f",
+           "smtps://n.example.com", "https://o.example.com:8443/a|b?c=[d]"]  # fmt: skip
 COMMENT = st.sampled_from(["", "", "", "  # note", " #"])
 
 
@@ -286,7 +311,8 @@ def valid_documents(draw: st.DrawFn) -> str:
         st.sampled_from(
             ["endpoints:", "---\nendpoints:", "defaults:\n  port: 8443\n  tags: [d]\nendpoints:",
              "defaults: {timeout: 2, tags: [x]}\nendpoints:",
-             "defaults:\n  tags:\n  - d\nendpoints:"]
+             "defaults:\n  tags:\n  - d\nendpoints:", "defaults:\n  protocol: tls\nendpoints:",
+             "defaults: {protocol: https, port: 1}\nendpoints:"]
         )
     )  # fmt: skip
     if bare:
@@ -295,7 +321,13 @@ def valid_documents(draw: st.DrawFn) -> str:
         entries.append(f"{indent}- z.example.com")
     tail = ""
     if not head.startswith("defaults"):
-        tail = draw(st.sampled_from(["", "defaults:\n  retries: 3\n", "defaults: {port: 1}\n"]))
+        tails = [
+            "",
+            "defaults:\n  retries: 3\n",
+            "defaults: {port: 1}\n",
+            "defaults: {protocol: tls}\n",
+        ]
+        tail = draw(st.sampled_from(tails))
     newline = draw(st.sampled_from(["\n", "\r\n"]))
     return "\n".join([head, *entries, tail]).replace("\n", newline)
 

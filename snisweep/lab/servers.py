@@ -1,11 +1,22 @@
 """The embedded lab: real TLS servers on loopback, one for each way a server treats a client
-that sends no SNI. Does I/O: binds sockets, runs threads, makes certificates with trustme.
+that sends no SNI, and for each pitfall a real client meets besides. Does I/O: binds sockets,
+runs threads, makes certificates with trustme.
 
 Used by ``snisweep demo`` and ``snisweep lab`` and as the integration-test fixture, so every
 server must answer a scanner exactly as the real thing would: fatal alerts are real TLS alerts
 sent by OpenSSL from an SNI callback (nginx ``ssl_reject_handshake``, strict-SNI front ends),
 resets are real TCP resets, and the SNI routers decide from the ClientHello before any TLS
 library sees it (HAProxy ``req.ssl_sni``, SNI proxies).
+
+Every TLS server answers an HTTP request after the handshake, with 200 unless its spec says
+otherwise for a ClientHello without SNI (403 like Apache's ``SSLStrictSNIVHostCheck``, 421 like
+Apache when the default virtual host's certificate also covers the name). Servers that need the
+ClientHello for that, or to send a warning-level ``unrecognized_name`` alert for a name they do
+not know (Python's ``ssl`` cannot send one from its SNI callback), peek at it first, like the
+routers, and write that alert record themselves before OpenSSL's ServerHello, where OpenSSL's
+``s_server`` and Apache put it. The pitfalls that are certificates (a chain of twelve, an
+expired one, a placeholder default, one for another name) and an old protocol (TLS 1.0 only)
+are data in the server specs.
 
 asyncio's TLS server closes without sending the alert, so the lab uses the standard library's
 ``ssl`` sockets: one accept thread per listener and one daemon thread per connection, so that a
@@ -14,7 +25,7 @@ in non-blocking mode so that every wait also watches one shared wake-up socket, 
 ``Lab.close`` stops them all promptly.
 
 The scenario table (``_SERVERS`` and ``_SCENARIOS``) is data: one entry per server, one row per
-endpoint to scan, each with the verdict and reason the scanner must give.
+endpoint to scan, each with the verdict, reason and warnings the scanner must give.
 """
 
 from __future__ import annotations
@@ -32,8 +43,10 @@ import struct
 import textwrap
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self, TypeVar
 
@@ -46,7 +59,7 @@ from snisweep.lab.clienthello import (
     parse_client_hello,
     record_length,
 )
-from snisweep.model import Reason, Verdict
+from snisweep.model import Reason, Verdict, WarningCode
 
 __all__ = ["Lab", "Scenario"]
 
@@ -66,9 +79,17 @@ _BACKLOG = 128
 _CHUNK = 65536
 
 _NOT_TLS_ANSWER = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+_HTTP_REASONS = {200: "OK", 403: "Forbidden", 421: "Misdirected Request"}
+# A plaintext alert record: type alert (21), TLS 1.2, length 2, level warning (1),
+# unrecognized_name (112): what OpenSSL's s_server and Apache send for a name they do not know.
+_WARNING_UNRECOGNIZED_NAME = bytes([0x15, 0x03, 0x03, 0x00, 0x02, 0x01, 0x70])
 
 # Stands for the lab's own IP address in a certificate's names.
 _LAB_ADDRESS = "<lab address>"
+# Java rejects a chain of more than 10 certificates (jdk.tls.maxCertificateChainLength): the
+# long chain is a leaf and this many intermediates, and the lab CA allows that depth below it.
+_LONG_CHAIN_INTERMEDIATES = 11
+_CURRENT_VERSIONS = (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3)
 
 
 class _Mode(enum.Enum):
@@ -99,12 +120,33 @@ _ALERTS = {
 
 
 @dataclass(frozen=True, slots=True)
+class _CertSpec:
+    """A leaf certificate of the lab, issued when the Lab is made."""
+
+    names: tuple[str, ...]  # subjectAltName entries (``_LAB_ADDRESS``: the lab's IP address)
+    common_name: str | None = None  # the subject CN; None: the first name
+    organization: str | None = None
+    expired: bool = False  # valid only for a span that ended 30 days ago
+    intermediates: int = 0  # CAs between the lab CA and the leaf; the server sends them all
+
+
+@dataclass(frozen=True, slots=True)
 class _ServerSpec:
     key: str
     mode: _Mode
-    routes: tuple[str, ...] = ()  # names that get a certificate of their own, chosen by SNI
-    default_names: tuple[str, ...] = ()  # the certificate served otherwise, when there is one
+    routes: tuple[str, ...] = ()  # the names the server knows, each with a certificate of its own
+    default: _CertSpec | None = None  # the certificate served otherwise, when there is one
     otherwise: _Otherwise = _Otherwise.SERVE_DEFAULT
+    versions: tuple[ssl.TLSVersion, ssl.TLSVersion] = _CURRENT_VERSIONS  # minimum, maximum
+    # Send a warning-level unrecognized_name alert for a server_name not in ``routes``.
+    warn_unknown_name: bool = False
+    # The HTTP status for a request on a connection whose ClientHello carried no SNI.
+    nosni_status: int = 200
+
+    @property
+    def peeks(self) -> bool:
+        """Whether the server reads the ClientHello before its TLS library does."""
+        return self.mode is _Mode.ROUTER or self.warn_unknown_name or self.nosni_status != 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,17 +158,24 @@ class _ScenarioSpec:
     reason: Reason
     description: str
     sni: str | None = None
+    warnings: tuple[WarningCode, ...] = ()
 
 
 _SERVERS = (
-    _ServerSpec("same", _Mode.TLS, default_names=("same.lab.test", _LAB_ADDRESS)),
+    _ServerSpec("same", _Mode.TLS, default=_CertSpec(("same.lab.test", _LAB_ADDRESS))),
     _ServerSpec(
-        "default", _Mode.TLS, routes=("mismatch.lab.test",), default_names=("default.lab.test",)
+        "default",
+        _Mode.TLS,
+        routes=("mismatch.lab.test",),
+        default=_CertSpec(("default.lab.test",)),
     ),
     _ServerSpec(
-        "covering", _Mode.TLS, routes=("covering.lab.test",), default_names=("*.lab.test",)
+        "covering",
+        _Mode.TLS,
+        routes=("covering.lab.test",),
+        default=_CertSpec(("*.lab.test",)),
     ),
-    _ServerSpec("wildcard", _Mode.TLS, default_names=("*.wild.lab.test",)),
+    _ServerSpec("wildcard", _Mode.TLS, default=_CertSpec(("*.wild.lab.test",))),
     _ServerSpec(
         "strict",
         _Mode.TLS,
@@ -145,6 +194,51 @@ _SERVERS = (
     _ServerSpec("silent", _Mode.SILENT),
     _ServerSpec("not-tls", _Mode.NOT_TLS),
     _ServerSpec("refused", _Mode.ABSENT),
+    _ServerSpec(
+        "vhost-check",
+        _Mode.TLS,
+        default=_CertSpec(("vhost-check.lab.test",)),
+        nosni_status=403,
+    ),
+    _ServerSpec(
+        "misdirected",
+        _Mode.TLS,
+        routes=("misdirected.lab.test",),
+        default=_CertSpec(("*.lab.test",)),
+        nosni_status=421,
+    ),
+    _ServerSpec(
+        "warning-alert",
+        _Mode.TLS,
+        routes=("warn.lab.test",),
+        default=_CertSpec(("*.warn.lab.test",)),
+        versions=(ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_2),
+        warn_unknown_name=True,
+    ),
+    _ServerSpec(
+        "long-chain",
+        _Mode.TLS,
+        default=_CertSpec(("chain.lab.test",), intermediates=_LONG_CHAIN_INTERMEDIATES),
+    ),
+    _ServerSpec(
+        "tls10",
+        _Mode.TLS,
+        default=_CertSpec(("tls10.lab.test",)),
+        versions=(ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1),
+    ),
+    _ServerSpec(
+        "placeholder",
+        _Mode.TLS,
+        routes=("ingress.lab.test",),
+        # What ingress-nginx serves when no Ingress matches (it makes it at start, self-signed).
+        default=_CertSpec(
+            ("ingress.local",),
+            common_name="Kubernetes Ingress Controller Fake Certificate",
+            organization="Acme Co",
+        ),
+    ),
+    _ServerSpec("expired", _Mode.TLS, default=_CertSpec(("expired.lab.test",), expired=True)),
+    _ServerSpec("elsewhere", _Mode.TLS, default=_CertSpec(("elsewhere.lab.test",))),
 )
 
 _SCENARIOS = (
@@ -258,6 +352,7 @@ _SCENARIOS = (
         Verdict.OPTIONAL,
         Reason.IP_LITERAL,
         "The same-certificate server dialled by IP address, for which no client sends SNI.",
+        warnings=(WarningCode.JAVA_SENDS_NO_SNI,),
     ),
     _ScenarioSpec(
         "refused",
@@ -266,6 +361,113 @@ _SCENARIOS = (
         Verdict.ERROR,
         Reason.CONNECT_REFUSED,
         "A port where nothing listens, so the connection is refused.",
+    ),
+    _ScenarioSpec(
+        "http-refused",
+        "vhost-check",
+        "vhost-check.lab.test",
+        Verdict.REQUIRED,
+        Reason.NOSNI_HTTP_REFUSED,
+        "Completes both handshakes with the same certificate but answers a request that came"
+        " without SNI with 403 Forbidden, like Apache's SSLStrictSNIVHostCheck on.",
+    ),
+    _ScenarioSpec(
+        "http-misdirected",
+        "misdirected",
+        "misdirected.lab.test",
+        Verdict.REQUIRED,
+        Reason.NOSNI_HTTP_MISDIRECTED,
+        "Serves misdirected.lab.test's certificate for that SNI and, without SNI, a default"
+        " for *.lab.test that covers the name, then answers 421 Misdirected Request, like"
+        " Apache.",
+    ),
+    _ScenarioSpec(
+        "sni-warning-alert",
+        "warning-alert",
+        "api.warn.lab.test",
+        Verdict.OPTIONAL,
+        Reason.SAME_CERTIFICATE,
+        "A TLS 1.2 server that knows only warn.lab.test and, for any other SNI, sends a"
+        " warning unrecognized_name alert before its default certificate for *.warn.lab.test,"
+        " like Apache or openssl s_server -servername.",
+        warnings=(WarningCode.SNI_WARNING_ALERT,),
+    ),
+    _ScenarioSpec(
+        "long-chain",
+        "long-chain",
+        "chain.lab.test",
+        Verdict.OPTIONAL,
+        Reason.SAME_CERTIFICATE,
+        "Sends a chain of 12 certificates (the leaf and 11 intermediates), more than Java's"
+        " limit of 10, whatever the SNI.",
+        warnings=(WarningCode.CHAIN_TOO_LONG,),
+    ),
+    _ScenarioSpec(
+        "legacy-tls",
+        "tls10",
+        "tls10.lab.test",
+        Verdict.OPTIONAL,
+        Reason.SAME_CERTIFICATE,
+        "Speaks TLS 1.0 only and serves one certificate whatever the SNI.",
+        warnings=(WarningCode.LEGACY_TLS,),
+    ),
+    _ScenarioSpec(
+        "ip-literal-rejected",
+        "strict",
+        None,
+        Verdict.ERROR,
+        Reason.IP_LITERAL_REJECTED,
+        "The strict-alert server dialled by IP address: the handshake without SNI ends in a"
+        " fatal unrecognized_name alert.",
+        warnings=(WarningCode.JAVA_SENDS_NO_SNI,),
+    ),
+    _ScenarioSpec(
+        "java-no-sni",
+        "wildcard",
+        "java_app.wild.lab.test",
+        Verdict.OPTIONAL,
+        Reason.SAME_CERTIFICATE,
+        "The wildcard server under a name with an underscore, which Java never sends as SNI"
+        " (public CAs no longer issue such names, so a wildcard is what covers them).",
+        warnings=(WarningCode.JAVA_SENDS_NO_SNI,),
+    ),
+    _ScenarioSpec(
+        "placeholder-default",
+        "placeholder",
+        "ingress.lab.test",
+        Verdict.MISMATCHED,
+        Reason.DEFAULT_CERTIFICATE,
+        "Serves ingress.lab.test's certificate for that SNI and, without SNI, ingress-nginx's"
+        ' "Kubernetes Ingress Controller Fake Certificate" for ingress.local.',
+        warnings=(WarningCode.PLACEHOLDER_CERTIFICATE,),
+    ),
+    _ScenarioSpec(
+        "expired",
+        "expired",
+        "expired.lab.test",
+        Verdict.OPTIONAL,
+        Reason.SAME_CERTIFICATE,
+        "Serves one certificate for expired.lab.test, expired 30 days ago, whatever the SNI.",
+        warnings=(WarningCode.CERT_EXPIRED,),
+    ),
+    _ScenarioSpec(
+        "sni-cert-not-covering",
+        "elsewhere",
+        "wrong-name.lab.test",
+        Verdict.OPTIONAL,
+        Reason.SAME_CERTIFICATE,
+        "Serves one certificate, for elsewhere.lab.test only, whatever the SNI, so not even"
+        " the handshake with SNI gets one for wrong-name.lab.test.",
+        warnings=(WarningCode.SNI_CERT_NOT_COVERING,),
+    ),
+    _ScenarioSpec(
+        "ip-literal-no-ip-san",
+        "wildcard",
+        None,
+        Verdict.OPTIONAL,
+        Reason.IP_LITERAL,
+        "The wildcard server dialled by IP address: its certificate names no IP address.",
+        warnings=(WarningCode.JAVA_SENDS_NO_SNI, WarningCode.NO_IP_SAN),
     ),
 )
 
@@ -282,6 +484,7 @@ class Scenario:
     verdict: Verdict
     reason: Reason
     description: str  # one sentence: what this server does
+    warnings: tuple[WarningCode, ...] = ()  # the column ``warnings``, in its order
 
 
 class _Stopped(Exception):
@@ -451,7 +654,7 @@ class _Server:
         with contextlib.suppress(Exception), conn:
             mode = self.spec.mode
             if mode is _Mode.TLS:
-                self._serve_tls(conn)
+                self._serve_tls(conn, self._peek_client_hello(conn) if self.spec.peeks else None)
             elif mode is _Mode.ROUTER:
                 self._route(conn)
             elif mode is _Mode.SILENT:
@@ -462,7 +665,7 @@ class _Server:
     def _route(self, conn: socket.socket) -> None:
         hello = self._peek_client_hello(conn)
         if hello is not None and hello.server_name in self.spec.routes:
-            self._serve_tls(conn)
+            self._serve_tls(conn, hello)
         elif self.spec.otherwise is _Otherwise.RESET:
             # A zero linger timeout makes close() send RST instead of FIN.
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -516,28 +719,49 @@ class _Server:
             while _retry(self._runtime, conn, lambda: conn.recv(_CHUNK), linger):
                 pass
 
-    def _serve_tls(self, conn: socket.socket) -> None:
+    def _serve_tls(self, conn: socket.socket, hello: ClientHello | None) -> None:
+        """The TLS handshake, then one HTTP answer. ``hello`` is the peeked ClientHello, or
+        None when the server did not peek (or what it peeked was no ClientHello)."""
         assert self._context is not None, "a TLS server has a context"
+        spec = self.spec
+        sent_name = None if hello is None else hello.server_name
+        deadline = time.monotonic() + _HANDSHAKE_TIMEOUT
+        if spec.warn_unknown_name and sent_name is not None and sent_name not in spec.routes:
+            # Still in the clear and before the ServerHello, where OpenSSL's SNI callback would
+            # have put it; OpenSSL then reads the ClientHello the peek left in the socket.
+            _send_all(self._runtime, conn, _WARNING_UNRECOGNIZED_NAME, deadline)
         tls = self._context.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
         with tls:
-            deadline = time.monotonic() + _HANDSHAKE_TIMEOUT
             _retry(self._runtime, tls, tls.do_handshake, deadline)
-            # Behave like a web server for anyone who checks by hand (curl --resolve).
+            # Behave like a web server for anyone who checks by hand (curl --resolve) and for
+            # the scanner's HTTP check; a client that sends nothing and leaves gets nothing.
             deadline = time.monotonic() + _IDLE_TIMEOUT
             if not _retry(self._runtime, tls, lambda: tls.recv(_CHUNK), deadline):
                 return
-            body = f"snisweep lab: {self.spec.key}\n".encode()
+            status = 200 if sent_name is not None else spec.nosni_status
+            body = f"snisweep lab: {spec.key}\n".encode()
             head = (
-                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                f"HTTP/1.1 {status} {_HTTP_REASONS[status]}\r\nContent-Type: text/plain\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
             ).encode()
             _send_all(self._runtime, tls, head + body, deadline)
 
 
-def _tls_context(leaf: trustme.LeafCert) -> ssl.SSLContext:
+def _tls_context(
+    leaf: trustme.LeafCert, versions: tuple[ssl.TLSVersion, ssl.TLSVersion]
+) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.maximum_version = ssl.TLSVersion.TLSv1_3
+    minimum, maximum = versions
+    # Python deprecates naming TLS 1.0 and 1.1 at all; the legacy server must, on purpose.
+    with warnings.catch_warnings(action="ignore", category=DeprecationWarning):
+        context.minimum_version = minimum
+        context.maximum_version = maximum
+    if minimum < ssl.TLSVersion.TLSv1_2:
+        # OpenSSL 3 refuses TLS 1.0 and 1.1 above security level 0 (their signatures use SHA-1).
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    # A client that hangs up without close_notify (most do, the scanner's plain-TLS probe too)
+    # would otherwise get a decode_error alert from OpenSSL 3; a web server just closes.
+    context.options |= getattr(ssl, "OP_IGNORE_UNEXPECTED_EOF", 0)
     leaf.configure_cert(context)
     return context
 
@@ -569,6 +793,13 @@ def _yaml_scalar(value: str) -> str:
     return json.dumps(value)  # a JSON string is a valid YAML double-quoted scalar
 
 
+def _expectation(scenario: Scenario) -> str:
+    text = f"{scenario.verdict} / {scenario.reason}"
+    if scenario.warnings:
+        text += ", warnings: " + ", ".join(scenario.warnings)
+    return text
+
+
 class Lab:
     """The embedded lab: start it, scan ``scenarios`` (or ``config_yaml()``), close it.
 
@@ -578,7 +809,8 @@ class Lab:
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.host = str(ipaddress.ip_address(host))
-        self.ca = trustme.CA()
+        # The long chain's intermediates hang below this CA, deeper than trustme's default allows.
+        self.ca = trustme.CA(path_length=_LONG_CHAIN_INTERMEDIATES)
         self.scenarios: tuple[Scenario, ...] = ()
         self._contexts: dict[str, ssl.SSLContext] | None = None
         self._runtime: _Runtime | None = None
@@ -669,7 +901,7 @@ class Lab:
         ]
         for scenario in self.scenarios:
             lines.extend(f"  # {line}" for line in textwrap.wrap(scenario.description, 94))
-            lines.append(f"  # Expected: {scenario.verdict} / {scenario.reason}")
+            lines.append(f"  # Expected: {_expectation(scenario)}")
             lines.append(f"  - host: {_yaml_scalar(scenario.host)}")
             lines.append(f"    port: {scenario.port}")
             if scenario.address is not None:
@@ -689,6 +921,7 @@ class Lab:
             verdict=spec.verdict,
             reason=spec.reason,
             description=spec.description,
+            warnings=spec.warnings,
         )
 
     def _unused_port(self) -> int:
@@ -706,18 +939,33 @@ class Lab:
         for spec in _SERVERS:
             if spec.mode not in (_Mode.TLS, _Mode.ROUTER):
                 continue
-            routes = {name: _tls_context(self._issue((name,))) for name in spec.routes}
-            if spec.default_names:
-                initial = _tls_context(self._issue(spec.default_names))
-            else:
-                # Never served (the callback answers with an alert or switches to a route), but
-                # OpenSSL wants a certificate on the context that starts the handshake.
-                initial = _tls_context(self._issue((spec.routes[0],)))
+            routes = {
+                name: _tls_context(self._issue(_CertSpec((name,))), spec.versions)
+                for name in spec.routes
+            }
+            # Without a default, the first route's certificate is never served (the callback
+            # answers with an alert or switches to a route), but OpenSSL wants a certificate
+            # on the context that starts the handshake.
+            leaf = self._issue(spec.default or _CertSpec((spec.routes[0],)))
+            initial = _tls_context(leaf, spec.versions)
             initial.sni_callback = _SniCallback(spec, routes)
             contexts[spec.key] = initial
         self._contexts = contexts
         return contexts
 
-    def _issue(self, names: tuple[str, ...]) -> trustme.LeafCert:
-        identities = [self.host if name == _LAB_ADDRESS else name for name in names]
-        return self.ca.issue_cert(*identities, common_name=identities[0])
+    def _issue(self, cert: _CertSpec) -> trustme.LeafCert:
+        identities = [self.host if name == _LAB_ADDRESS else name for name in cert.names]
+        issuer = self.ca
+        for _ in range(cert.intermediates):
+            issuer = issuer.create_child_ca()
+        not_before = not_after = None
+        if cert.expired:
+            now = datetime.now(UTC)
+            not_before, not_after = now - timedelta(days=120), now - timedelta(days=30)
+        return issuer.issue_cert(
+            *identities,
+            common_name=cert.common_name or identities[0],
+            organization_name=cert.organization,
+            not_before=not_before,
+            not_after=not_after,
+        )
