@@ -5,8 +5,10 @@
 Starts local TLS servers (nginx when installed, else the embedded lab) and prints, section by
 section, the figures, their baseline, the ratio, the target and PASS or MISS:
 
-- cpu: snisweep's CPU per endpoint against the C floor, ``openssl s_time -new`` x 2;
-- throughput: endpoints/s on a mixed fleet against ``openssl s_client`` pairs in a shell loop;
+- cpu: snisweep's CPU per endpoint, with the HTTP check and with ``--no-http``, against the C
+  floor, ``openssl s_time -new`` x 2 (and the HTTP floor, ``s_time -new -www /`` x 2);
+- throughput: endpoints/s on a mixed fleet, with the HTTP check and with ``--no-http``, against
+  ``openssl s_client`` pairs in a shell loop;
 - latency: N endpoints behind a delaying relay at concurrency C against ceil(N/C) latencies;
 - biglist: time to the first probe and peak RSS for a 100,000-endpoint list.
 
@@ -167,9 +169,10 @@ def _run(args: argparse.Namespace) -> tuple[list[Figure], list[tuple[str, str]]]
         for name, value in facts:
             print(f"{name + ':':9} {value}")
         workers = f"default {caps.default_workers}" if caps.workers else "absent"
+        http = "on by default, --no-http to stop it" if caps.http else "absent"
         print(
             f"snisweep: {snisweep.__version__} from {Path(snisweep.__file__).parent}, run as"
-            f" {' '.join(sweep.COMMAND)}; --workers: {workers}"
+            f" {' '.join(sweep.COMMAND)}; --workers: {workers}; HTTP check: {http}"
         )
         print(f"the {os.cpu_count()} cores are shared by the client, the servers and the relay")
         sections: dict[str, Callable[[], list[Figure]]] = {

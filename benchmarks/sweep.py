@@ -4,8 +4,9 @@ reports. Does process I/O.
 snisweep runs as ``python -P -m snisweep`` with the interpreter that runs the benchmark: the
 snisweep that interpreter imports (with ``pip install -e .``, this checkout) whatever the current
 directory (``-P``: a ``snisweep/`` directory there is not put first, as with the installed
-command), and the same one the benchmark itself imports. ``--workers`` is detected from
-``snisweep scan --help`` (older versions scan in one process and have no such option).
+command), and the same one the benchmark itself imports. ``--workers`` and ``--no-http`` are
+detected from ``snisweep scan --help``: older versions scan in one process and have no
+``--workers``, and those before the HTTP check have no ``--no-http`` (they only make handshakes).
 """
 
 from __future__ import annotations
@@ -25,9 +26,29 @@ VERDICTS = ("required", "mismatched", "optional", "error")
 
 
 @dataclass(frozen=True, slots=True)
+class Variant:
+    """One way of running the scan as to the HTTP check."""
+
+    name: str  # as the output prints it
+    options: tuple[str, ...]  # added to the command line
+    http: bool  # whether the probes send the HTTP check's request
+
+
+@dataclass(frozen=True, slots=True)
 class Capabilities:
     workers: bool  # whether `snisweep scan` has --workers
     default_workers: str  # as its help text says, or "1" without the option
+    http: bool = False  # whether `snisweep scan` has the HTTP check (and --no-http to stop it)
+
+    def variants(self) -> tuple[Variant, ...]:
+        """The HTTP check (the default) and plain TLS (``--no-http``); only plain TLS for a
+        snisweep without the HTTP check."""
+        if not self.http:
+            return (Variant("plain TLS (this snisweep has no HTTP check)", (), http=False),)
+        return (
+            Variant("HTTP check (default)", (), http=True),
+            Variant("--no-http", ("--no-http",), http=False),
+        )
 
     def workers_option(self, count: int | None) -> tuple[str, ...]:
         """``--workers COUNT``, or nothing for the default (or when there is no such option)."""
@@ -47,12 +68,13 @@ def capabilities() -> Capabilities:
     helptext = subprocess.run(
         [*COMMAND, "scan", "--help"], capture_output=True, text=True, check=True
     ).stdout
+    http = "--no-http" in helptext
     if "--workers" not in helptext:
-        return Capabilities(workers=False, default_workers="1")
+        return Capabilities(workers=False, default_workers="1", http=http)
     # The option's help, up to the next option, usually says "(default N)" or "(default: ...)".
     section = re.split(r"\n\s+-", helptext.split("\n  --workers", 1)[-1], maxsplit=1)[0]
     found = re.search(r"\(default:? ([^)]*)\)", " ".join(section.split()))
-    return Capabilities(workers=True, default_workers=found.group(1) if found else "?")
+    return Capabilities(workers=True, default_workers=found.group(1) if found else "?", http=http)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,3 +123,16 @@ def count_rows(report: Path) -> tuple[int, Counter[str]]:
         for row in csv.DictReader(f):
             verdicts[row["verdict"]] += 1
     return verdicts.total(), verdicts
+
+
+def count_statuses(report: Path) -> Counter[str] | None:
+    """The HTTP statuses with and without SNI in a CSV report, as ``"200/-"`` strings (``-``:
+    none), counted as a stream; None for a report without the columns (no HTTP check)."""
+    statuses: Counter[str] = Counter()
+    with report.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames is None or "sni_http_status" not in reader.fieldnames:
+            return None
+        for row in reader:
+            statuses[f"{row['sni_http_status'] or '-'}/{row['nosni_http_status'] or '-'}"] += 1
+    return statuses

@@ -2,10 +2,13 @@
 
 The fleet interleaves the three servers (required, mismatched, optional), so the scan meets
 alerts and default certificates as well as successful handshakes. snisweep scans it with its
-default workers and with ``--workers 1``; the manual method is what a shell loop does, an
-``openssl s_client`` pair per endpoint (``-servername NAME``, then ``-noservername``), one after
-the other. The manual method runs at about ten endpoints per second, so it is timed on a sample
-of the same fleet and its rate extrapolated to the whole fleet.
+default workers and with ``--workers 1``, each with the HTTP check (its default: a ``GET /``
+after every successful handshake, the status line read back) and with ``--no-http`` (handshakes
+only); a snisweep without the HTTP check is scanned once per workers setting. The manual method
+is what a shell loop does, an ``openssl s_client`` pair per endpoint (``-servername NAME``, then
+``-noservername``; handshakes only, no request), one after the other. The manual method runs at
+about ten endpoints per second, so it is timed on a sample of the same fleet and its rate
+extrapolated to the whole fleet.
 
 Both sides make two handshakes per endpoint and never retry (``--retries 0``). All endpoints
 share 127.0.0.1, so ``--per-host`` is raised to twice the concurrency: a real fleet spreads over
@@ -71,27 +74,61 @@ def measure_throughput(
     )
     figures = []
     for workers in (None, 1) if caps.workers else (1,):
-        report = workdir / "mixed.csv"
-        result = sweep.scan(endpoint_list, report, *caps.workers_option(workers), *tuning)
-        run = result.run
-        rate = endpoints / run.wall
-        own = f"{endpoints / result.elapsed:.0f}/s" if result.elapsed else "?"
-        print(
-            f"  snisweep, {caps.describe(workers)}: {run.wall:.2f} s wall = {rate:.0f} endpoints/s"
-            f" (the scan's own time {result.elapsed} s, {own}); {run.cpu:.1f} s CPU;"
-            f" {rate / manual_rate:.0f} x the manual method"
-        )
-        _, verdicts = sweep.count_rows(report)
-        print(f"    rows: {', '.join(f'{name} {verdicts[name]}' for name in sweep.VERDICTS)}")
-        if verdicts != expected:
-            raise RuntimeError(f"the report does not have the fleet's verdicts: {dict(expected)}")
-        figures.append(
-            Figure(
-                SECTION,
-                f"mixed fleet of {endpoints}, {caps.describe(workers)}, whole process",
-                f"{rate:.0f} endpoints/s",
-                f"manual s_client pairs {manual_rate:.1f}/s ({manual} timed)",
-                f"{rate / manual_rate:.0f} x",
+        rates: dict[bool, float] = {}
+        for variant in caps.variants():
+            how = f"{caps.describe(workers)}, {variant.name}"
+            report = workdir / "mixed.csv"
+            result = sweep.scan(
+                endpoint_list, report, *caps.workers_option(workers), *tuning, *variant.options
             )
-        )
+            run = result.run
+            rate = endpoints / run.wall
+            rates[variant.http] = rate
+            own = f"{endpoints / result.elapsed:.0f}/s" if result.elapsed else "?"
+            print(
+                f"  snisweep, {how}: {run.wall:.2f} s wall = {rate:.0f} endpoints/s (the scan's"
+                f" own time {result.elapsed} s, {own}); {run.cpu:.1f} s CPU;"
+                f" {rate / manual_rate:.0f} x the manual method"
+            )
+            _check_report(report, expected, variant)
+            figures.append(
+                Figure(
+                    SECTION,
+                    f"mixed fleet of {endpoints}, {how}, whole process",
+                    f"{rate:.0f} endpoints/s",
+                    f"manual s_client pairs {manual_rate:.1f}/s ({manual} timed)",
+                    f"{rate / manual_rate:.0f} x",
+                )
+            )
+        if True in rates and False in rates:
+            print(
+                f"  the HTTP check, {caps.describe(workers)}: {rates[True]:.0f} against"
+                f" {rates[False]:.0f} endpoints/s without it = {rates[True] / rates[False]:.2f} x"
+            )
+            figures.append(
+                Figure(
+                    SECTION,
+                    f"with the HTTP check against --no-http, {caps.describe(workers)}",
+                    f"{rates[True]:.0f} endpoints/s",
+                    f"--no-http {rates[False]:.0f}/s",
+                    f"{rates[True] / rates[False]:.2f} x",
+                )
+            )
     return figures
+
+
+def _check_report(report: Path, expected: Counter[str], variant: sweep.Variant) -> None:
+    """The fleet's verdicts; with the HTTP check, the statuses that came back (every successful
+    handshake gets one), and none with ``--no-http``."""
+    _, verdicts = sweep.count_rows(report)
+    print(f"    rows: {', '.join(f'{name} {verdicts[name]}' for name in sweep.VERDICTS)}")
+    if verdicts != expected:
+        raise RuntimeError(f"the report does not have the fleet's verdicts: {dict(expected)}")
+    statuses = sweep.count_statuses(report)
+    if statuses is None:
+        return  # a snisweep without the HTTP check
+    shown = ", ".join(f"{pair} {count}" for pair, count in sorted(statuses.items()))
+    print(f"    HTTP statuses with/without SNI: {shown}")
+    sent = any(pair != "-/-" for pair in statuses)
+    if sent != variant.http:
+        raise RuntimeError(f"{variant.name}: unexpected HTTP statuses: {shown}")
