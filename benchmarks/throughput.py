@@ -27,7 +27,7 @@ import sweep
 from servers import LOOPBACK, Servers, mixed_entries, write_list
 from summary import Figure
 
-from snisweep.scan import Limits
+from snisweep.run.scheduler import Limits
 
 SECTION = "Throughput"
 

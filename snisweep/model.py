@@ -6,8 +6,8 @@ One vocabulary runs through the code, the columns and the docs:
       -> target (one address to dial)
         -> probe (one handshake, with or without SNI)
           -> observation (what happened: a ``Handshake`` or a ``Failure``)
-            -> verdict (the classification, see ``snisweep.classify``)
-              -> record (the row, see ``snisweep.record``)
+            -> verdict (the classification, see ``snisweep.core.classify``)
+              -> record (the row, see ``snisweep.core.record``)
 
 Per-endpoint network trouble is never an exception: it is a ``Failure`` value that ends up in the
 row. Exceptions (``snisweep.errors``) are kept for misuse and the environment.
@@ -73,7 +73,7 @@ class Reason(StrEnum):
 class WarningCode(StrEnum):
     """What else a real client meets at an endpoint (column ``warnings``): a closed list,
     documented in the README. Warnings never change the verdict; they are computed by
-    ``snisweep.pitfalls`` and listed in this order."""
+    ``snisweep.core.pitfalls`` and listed in this order."""
 
     SNI_WARNING_ALERT = "sni-warning-alert"
     JAVA_SENDS_NO_SNI = "java-sends-no-sni"
@@ -161,7 +161,7 @@ class Target:
 
 @dataclass(frozen=True, slots=True)
 class Certificate:
-    """Facts read from a leaf certificate (built by ``snisweep.certs.inspect``).
+    """Facts read from a leaf certificate (built by ``snisweep.core.certs.inspect``).
 
     Every text field comes from an untrusted server and has been made printable.
     """

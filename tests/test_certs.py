@@ -1,4 +1,4 @@
-"""snisweep.certs: certificate facts and host name matching. No sockets: certificates are built
+"""snisweep.core.certs: certificate facts and host name matching. No sockets: certificates are built
 on the fly with cryptography and trustme."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtensionOID, NameOID
 
-from snisweep.certs import covers, days_left, inspect, printable
+from snisweep.core.certs import covers, days_left, inspect, printable
 from snisweep.model import Certificate
 
 NOW = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)

@@ -1,10 +1,10 @@
-"""The decision table of ``snisweep.classify``, one parametrized row per line. No sockets."""
+"""The decision table of ``snisweep.core.classify``, one parametrized row per line. No sockets."""
 
 from __future__ import annotations
 
 import pytest
 
-from snisweep.classify import classify, http_refusal
+from snisweep.core.classify import classify, http_refusal
 from snisweep.model import (
     Certificate,
     Endpoint,

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from snisweep.core.record import COLUMNS
 from snisweep.lab import Lab
-from snisweep.record import COLUMNS
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snisweep.config import (
+from snisweep.errors import ConfigError, Problem
+from snisweep.lists.load import (
     EndpointList,
     ListFormat,
     Settings,
@@ -22,7 +23,6 @@ from snisweep.config import (
     load,
     parse_endpoint_string,
 )
-from snisweep.errors import ConfigError, Problem
 from snisweep.model import Endpoint
 
 DEFAULTS = Settings()
@@ -372,7 +372,7 @@ def test_settings_protocol_is_kept_in_lower_case() -> None:
     ],
 )  # fmt: skip
 def test_url_target(url: str, target: str | None) -> None:
-    from snisweep.endpoints import url_target
+    from snisweep.lists.rules import url_target
 
     assert url_target(url) == target
 
@@ -400,7 +400,7 @@ def test_url_target(url: str, target: str | None) -> None:
     ],
 )
 def test_url_target_refuses(url: str, message: str) -> None:
-    from snisweep.endpoints import url_target
+    from snisweep.lists.rules import url_target
 
     with pytest.raises(ValueError, match=re.escape(message)) as caught:
         url_target(url)
@@ -408,7 +408,7 @@ def test_url_target_refuses(url: str, message: str) -> None:
 
 
 def test_url_target_takes_the_longest_path() -> None:
-    from snisweep.endpoints import PATH_MAX, url_target
+    from snisweep.lists.rules import PATH_MAX, url_target
 
     assert PATH_MAX == 2048
     longest = "/" + "a" * 2047
@@ -420,7 +420,7 @@ def test_url_target_takes_the_longest_path() -> None:
 @settings(max_examples=500, deadline=None)
 @given(st.text(max_size=300))
 def test_no_path_can_break_the_request_line(path: str) -> None:
-    from snisweep.endpoints import url_target
+    from snisweep.lists.rules import url_target
 
     try:
         target = url_target(f"https://h.example.com/{path}")
@@ -1113,7 +1113,7 @@ def test_paths_must_be_a_sequence_of_strings() -> None:
 
 
 # --- the YAML scalar types ---------------------------------------------------------------------
-# Both YAML readers type plain scalars with snisweep.yaml_nodes, which stands in for PyYAML's
+# Both YAML readers type plain scalars with snisweep.lists.yaml_nodes, which stands in for PyYAML's
 # resolver (and its constructors) without their detours: these tests pin it to them.
 
 
@@ -1167,7 +1167,7 @@ def test_plain_scalars_resolve_as_the_safe_loader_does(text: str) -> None:
     from yaml.nodes import ScalarNode
     from yaml.resolver import Resolver
 
-    from snisweep.yaml_nodes import MERGE, plain_scalar, resolve_plain
+    from snisweep.lists.yaml_nodes import MERGE, plain_scalar, resolve_plain
 
     assert resolve_plain(text) == Resolver().resolve(ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
     if text == "<<":
@@ -1218,7 +1218,7 @@ def outcome(function: Callable[[str], object], text: str) -> object:
 def test_normal_names_take_one_match(text: str) -> None:
     # normalise_host and host_and_port answer most names with one match before the general
     # rules: these pin the shortcuts to them.
-    from snisweep.endpoints import _host_and_port, _normalise_host, host_and_port, normalise_host
+    from snisweep.lists.rules import _host_and_port, _normalise_host, host_and_port, normalise_host
 
     assert outcome(host_and_port, text) == outcome(_host_and_port, text)
     assert outcome(normalise_host, text) == outcome(lambda t: _normalise_host(t, "host"), text)
@@ -1248,7 +1248,7 @@ URL_STRINGS = st.builds(
 @given(URL_STRINGS)
 def test_normal_urls_take_one_match(text: str) -> None:
     # string_entry reads most URLs with one match too: pinned to the general rules.
-    from snisweep.endpoints import _read_url, host_and_port, url_target
+    from snisweep.lists.rules import _read_url, host_and_port, url_target
 
     assert outcome(_read_url, text) == outcome(lambda t: (*host_and_port(t), url_target(t)), text)
 

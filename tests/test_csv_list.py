@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from snisweep.config import Settings, load
 from snisweep.errors import ConfigError, Problem
+from snisweep.lists.load import Settings, load
 from snisweep.model import Endpoint
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "configs" / "example.csv"

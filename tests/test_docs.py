@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 import snisweep
+from snisweep.core.record import COLUMNS
 from snisweep.model import Reason, Verdict, WarningCode
-from snisweep.record import COLUMNS
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

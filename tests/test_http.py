@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from snisweep.http import MAX_ANSWER, StatusReader, request
 from snisweep.model import HttpAnswer, HttpOutcome
+from snisweep.net.http import MAX_ANSWER, StatusReader, request
 
 
 def read(*chunks: bytes) -> HttpAnswer | None:

@@ -9,12 +9,13 @@ from collections.abc import Iterator
 import anyio
 import pytest
 
-from snisweep.config import load
+from snisweep.core.record import Record
 from snisweep.lab import Lab
+from snisweep.lists.load import load
 from snisweep.model import Reason, Verdict, WarningCode
-from snisweep.probe import TLSProber
-from snisweep.record import Record
-from snisweep.scan import Limits, Scanner, resolve
+from snisweep.net.probe import TLSProber
+from snisweep.net.resolve import resolve
+from snisweep.run.scheduler import Limits, Scanner
 
 pytestmark = pytest.mark.anyio
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from snisweep.config import load
+from snisweep.lists.load import load
 
 KUBERNETES = Path(__file__).resolve().parent.parent / "configs" / "kubernetes"
 

@@ -16,12 +16,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import snisweep.merge
+import snisweep.report.merge
+import snisweep.report.readers
 from snisweep.cli import main
-from snisweep.merge import ROWS_SHOWN_PER_REPORT, Flaw, Row, detect_format, parse_report
+from snisweep.core.record import COLUMNS, Record
 from snisweep.model import Reason, Verdict
-from snisweep.record import COLUMNS, Record
-from snisweep.report import CSVEncoder, Format, JSONLEncoder, ReportWriter, format_for
+from snisweep.report.merge import ROWS_SHOWN_PER_REPORT
+from snisweep.report.readers import Flaw, Row, detect_format, parse_report
+from snisweep.report.writers import CSVEncoder, Format, JSONLEncoder, ReportWriter, format_for
 
 HEADER = ",".join(COLUMNS) + "\r\n"
 T = TypeVar("T")
@@ -178,7 +180,7 @@ def test_every_record_reads_back(rows: list[Record]) -> None:
 
 
 def test_every_column_is_read_back() -> None:
-    assert set(snisweep.merge._KINDS) == set(COLUMNS)
+    assert set(snisweep.report.readers._KINDS) == set(COLUMNS)
 
 
 @pytest.mark.parametrize(
@@ -678,7 +680,7 @@ def test_a_report_that_changes_between_the_passes_exits_3(
     monkeypatch.chdir(tmp_path)
     write_report(Path("a.csv"), [record("a")])
     write_report(Path("b.csv"), [record("b")])
-    survey: Callable[[Sequence[str]], object] = snisweep.merge._survey
+    survey: Callable[[Sequence[str]], object] = snisweep.report.merge._survey
 
     def survey_then_change(paths: Sequence[str]) -> object:
         result = survey(paths)
@@ -686,7 +688,7 @@ def test_a_report_that_changes_between_the_passes_exits_3(
             file.write(CSVEncoder().rows([record("c")]))
         return result
 
-    monkeypatch.setattr(snisweep.merge, "_survey", survey_then_change)
+    monkeypatch.setattr(snisweep.report.merge, "_survey", survey_then_change)
     err = refuse(capsys, "a.csv", "b.csv", "-o", "out.csv", exit_code=3)
     assert err == [
         "snisweep: b.csv changed during the merge; out.csv holds only the rows written before that"

@@ -1,4 +1,4 @@
-"""The warning rules of ``snisweep.pitfalls``, one parametrized row per rule. No sockets."""
+"""The warning rules of ``snisweep.core.pitfalls``, one parametrized row per rule. No sockets."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from snisweep.core.pitfalls import JAVA_MAX_CHAIN, find, java_sends_sni
 from snisweep.model import (
     Certificate,
     Endpoint,
@@ -15,7 +16,6 @@ from snisweep.model import (
     Observation,
     WarningCode,
 )
-from snisweep.pitfalls import JAVA_MAX_CHAIN, find, java_sends_sni
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(days=400)

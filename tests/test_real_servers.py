@@ -30,10 +30,10 @@ from typing import NamedTuple
 import pytest
 import trustme
 
+from snisweep.core.record import COLUMNS
 from snisweep.model import Endpoint, Reason, Verdict, WarningCode
-from snisweep.probe import TLSProber
-from snisweep.record import COLUMNS
-from snisweep.scan import Scanner
+from snisweep.net.probe import TLSProber
+from snisweep.run.scheduler import Scanner
 
 NAME = "api.example.test"
 DEFAULT_NAME = "default.example.test"

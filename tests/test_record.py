@@ -9,10 +9,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from snisweep.classify import classify
+from snisweep.core.classify import classify
+from snisweep.core.record import COLUMNS, Record, build
 from snisweep.model import Certificate, Endpoint, Failure, FailureKind, Handshake
-from snisweep.record import COLUMNS, Record, build, csv_cell, json_value
-from snisweep.report import CSVEncoder, Format, JSONLEncoder, format_for
+from snisweep.report.writers import (
+    CSVEncoder,
+    Format,
+    JSONLEncoder,
+    csv_cell,
+    format_for,
+    json_value,
+)
 
 CONTRACT_COLUMNS = """host, port, address, sni, label, tags, verdict, reason, detail,
     sni_tls_version, sni_cipher, sni_cert_sha256, sni_cert_subject, sni_cert_issuer, sni_cert_sans,

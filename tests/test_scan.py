@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Iterator
 
 import anyio
 import pytest
 
-from snisweep import __version__, http
+from snisweep import __version__
+from snisweep.core.record import Record
 from snisweep.model import (
     Certificate,
     Endpoint,
@@ -22,62 +23,15 @@ from snisweep.model import (
     Verdict,
     WarningCode,
 )
-from snisweep.record import Record
-from snisweep.scan import Limits, Scanner, _AddressLimiter
+from snisweep.net import http
+from snisweep.run.scheduler import Limits, Scanner, _AddressLimiter
+from snisweep.testing import ScriptedProber, fake_resolve
 
 pytestmark = pytest.mark.anyio
 
 GOOD = Handshake("TLSv1.3", "TLS_AES_128_GCM_SHA256", Certificate("aa" * 32, dns_names=("*.t",)))
 OTHER = Handshake("TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", Certificate("bb" * 32))
 RESET = Failure(FailureKind.RESET, "the connection was reset")
-
-Script = Callable[[str, int, str | None, int], Observation]
-
-
-class ScriptedProber:
-    """Answers from a script and records what was asked and how much ran at once."""
-
-    def __init__(self, script: Script, delay: float | Callable[[str | None], float] = 0.0) -> None:
-        self.script = script
-        self.delay = delay
-        self.calls: Counter[tuple[str, str | None]] = Counter()
-        self.requests: list[bytes | None] = []
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.per_address: Counter[str] = Counter()
-        self.max_per_address: dict[str, int] = defaultdict(int)
-
-    async def __call__(
-        self,
-        address: str,
-        port: int,
-        server_name: str | None,
-        timeout: float,
-        request: bytes | None = None,
-    ) -> Observation:
-        self.calls[(address, server_name)] += 1
-        self.requests.append(request)
-        attempt = self.calls[(address, server_name)]
-        self.in_flight += 1
-        self.per_address[address] += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        self.max_per_address[address] = max(
-            self.max_per_address[address], self.per_address[address]
-        )
-        try:
-            await anyio.sleep(
-                self.delay if isinstance(self.delay, float) else self.delay(server_name)
-            )
-            return self.script(address, port, server_name, attempt)
-        finally:
-            self.in_flight -= 1
-            self.per_address[address] -= 1
-
-
-async def fake_resolve(host: str, port: int, timeout: float) -> str | Failure:
-    if host.endswith(".invalid"):
-        return Failure(FailureKind.DNS, f"{host} does not resolve")
-    return "192.0.2." + str(sum(host.encode()) % 250 + 1)
 
 
 async def run(scanner: Scanner, endpoints: list[Endpoint] | Iterator[Endpoint]) -> list[Record]:

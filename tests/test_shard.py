@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snisweep.config import ListFormat, load
 from snisweep.errors import UsageError
-from snisweep.shard import (
+from snisweep.lists.load import ListFormat, load
+from snisweep.run.shard import (
     COUNT_VARIABLE,
     INDEX_VARIABLE,
     Shard,
@@ -19,7 +19,7 @@ from snisweep.shard import (
     from_environment,
     parse_shard,
 )
-from snisweep.workers import available_cores
+from snisweep.run.workers import available_cores
 
 hosts = st.from_regex(r"[a-z][a-z0-9-]{0,20}\.(example\.com|test)", fullmatch=True)
 ports = st.integers(1, 65535)

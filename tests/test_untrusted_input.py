@@ -11,12 +11,12 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snisweep.certs import covers, inspect, printable
-from snisweep.config import load, parse_endpoint_string
+from snisweep.core.certs import covers, inspect, printable
 from snisweep.errors import ConfigError
 from snisweep.lab.clienthello import parse_client_hello, record_length
+from snisweep.lists.load import load, parse_endpoint_string
 from snisweep.model import Certificate
-from snisweep.record import csv_cell
+from snisweep.report.writers import csv_cell
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 

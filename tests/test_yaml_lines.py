@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snisweep.endpoints import Defaults, Entry
-from snisweep.yaml_lines import Declined, read_parts
-from snisweep.yaml_list import YamlReader
+from snisweep.lists.rules import Defaults, Entry
+from snisweep.lists.yaml_lines import Declined, read_parts
+from snisweep.lists.yaml_list import YamlReader
 
 BASE = Defaults(443, 5.0, 1)
 

@@ -13,10 +13,10 @@ I/O: reads the file it is handed (through the opener it is given), nothing else.
 Each line is stripped of the white space around it; blank lines and comments are skipped. A
 comment starts with a ``#`` at the start of the line or after white space (so a URL's
 ``/#/fragment`` is not one). What is left is an endpoint string, read by the same rules as a
-string in a YAML list (``snisweep.endpoints.host_and_port``); every other setting comes from the
+string in a YAML list (``snisweep.lists.rules.host_and_port``); every other setting comes from the
 command line. So does the protocol, but for a URL: ``https://`` and ``wss://`` URLs get the HTTP
 check with their path and query, the other schemes (``ldaps://``, ...) none
-(``snisweep.endpoints.http_path``). UTF-8, with or without a byte order mark.
+(``snisweep.lists.rules.http_path``). UTF-8, with or without a byte order mark.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import re
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, Final
 
-from snisweep.endpoints import Defaults, Entry, string_entry
 from snisweep.errors import Problem
+from snisweep.lists.rules import Defaults, Entry, string_entry
 
 __all__ = ["TextReader"]
 

@@ -53,8 +53,7 @@ request.
 
 from __future__ import annotations
 
-from snisweep.certs import covers
-from snisweep.http import REFUSALS
+from snisweep.core.certs import covers
 from snisweep.model import (
     Classification,
     Endpoint,
@@ -67,6 +66,7 @@ from snisweep.model import (
     Reason,
     Verdict,
 )
+from snisweep.net.http import REFUSALS
 
 _ERROR_REASONS: dict[FailureKind, Reason] = {
     FailureKind.DNS: Reason.DNS_FAILURE,

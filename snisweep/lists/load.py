@@ -4,17 +4,17 @@ I/O: reads the listed files, directories and standard input (the readers below r
 
 A list's format follows its file name (``format_of``)::
 
-    *.yaml, *.yml, any other name   YAML        snisweep.yaml_list   defaults, mappings, strings
-    *.txt, *.list                   plain text  snisweep.text_list   one endpoint string a line
-    *.csv                           CSV         snisweep.csv_list    a header, one row each
+    *.yaml, *.yml, any other name   YAML        yaml_list   defaults, mappings, strings
+    *.txt, *.list                   plain text  text_list   one endpoint string a line
+    *.csv                           CSV         csv_list    a header, one row each
 
 Standard input (``-``) is YAML unless ``load`` is told otherwise; a directory stands for every
 ``*.yaml``/``*.yml`` below it (it may hold CSV reports, which are no lists). Endpoint strings
 (``host``, ``host:port``, ``[v6]:port``, URLs) follow the same rules in every format
-(``snisweep.endpoints``). Each setting of an endpoint comes from the endpoint itself, then from
+(``snisweep.lists.rules``). Each setting of an endpoint comes from the endpoint itself, then from
 its YAML file's ``defaults``, then from ``Settings`` (the command line); for ``protocol`` (whether
 the probe makes its HTTP check, and with which path) a URL's scheme comes between the endpoint's
-own key and the defaults (``snisweep.endpoints.http_path``).
+own key and the defaults (``snisweep.lists.rules.http_path``).
 
 ``load`` reads every list in full before it returns and raises one ``ConfigError`` carrying each
 problem of each file as ``FILE:LINE: message``, so that nothing is scanned from lists with a
@@ -38,8 +38,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import BinaryIO, Final, Protocol, TextIO
 
-from snisweep.csv_list import CsvReader
-from snisweep.endpoints import (
+from snisweep.errors import ConfigError, Problem
+from snisweep.lists.csv_list import CsvReader
+from snisweep.lists.rules import (
     LABEL_MAX,
     PORT_RANGE,
     PROTOCOLS,
@@ -52,10 +53,9 @@ from snisweep.endpoints import (
     digest,
     parse_endpoint_string,
 )
-from snisweep.errors import ConfigError, Problem
+from snisweep.lists.text_list import TextReader
+from snisweep.lists.yaml_list import YamlReader
 from snisweep.model import Endpoint
-from snisweep.text_list import TextReader
-from snisweep.yaml_list import YamlReader
 
 __all__ = [
     "LABEL_MAX",

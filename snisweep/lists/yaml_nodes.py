@@ -1,7 +1,7 @@
 """The small YAML tree that both YAML readers build, one endpoint entry at a time. Pure: no I/O.
 
-``snisweep.yaml_list`` builds it from libyaml's events (all of YAML), ``snisweep.yaml_lines``
-from the lines of the plain subset that machine-written lists use. What a node means for an
+``yaml_list`` builds it from libyaml's events (all of YAML), ``yaml_lines`` from the lines of
+the plain subset that machine-written lists use. What a node means for an
 endpoint is decided once, in ``yaml_list``, whichever reader built it; so the scalars' types are
 decided once too, here, as PyYAML's safe loader decides them (without constructing anything that
 is not a plain value: ``!!python/...`` tags are refused, never run).
@@ -18,7 +18,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import ScalarNode
 from yaml.resolver import Resolver
 
-from snisweep.endpoints import show
+from snisweep.lists.rules import show
 
 __all__ = [
     "MERGE",

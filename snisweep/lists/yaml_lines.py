@@ -7,8 +7,8 @@ event objects, each built in Python, which takes seconds before a single entry i
 Lists written by programs and by most people use a small, regular part of YAML, and repeat
 most of their lines (``port: 443``, ``tags: [prod]``). This reader reads that part, one regular
 expression a line and each distinct line once, and builds the same nodes
-(``snisweep.yaml_nodes``) as the event reader does from the same text; what the nodes mean is
-decided in one place, ``snisweep.yaml_list``, whichever reader built them.
+(``snisweep.lists.yaml_nodes``) as the event reader does from the same text; what the nodes mean is
+decided in one place, ``snisweep.lists.yaml_list``, whichever reader built them.
 
 It never guesses: at the first line outside the subset it raises ``Declined``, and the caller
 reads the file again with libyaml, which reads (or reports) everything. So the subset is kept
@@ -38,7 +38,7 @@ import re
 from collections.abc import Generator, Iterator
 from typing import BinaryIO, Final, Literal
 
-from snisweep.yaml_nodes import Map, Node, Scalar, Seq, plain_scalar
+from snisweep.lists.yaml_nodes import Map, Node, Scalar, Seq, plain_scalar
 
 __all__ = ["DEFAULTS", "ENDPOINTS", "ENTRY", "Declined", "Part", "read_parts"]
 

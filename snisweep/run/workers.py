@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import anyio
 import anyio.abc
 
+from snisweep.core.record import Record
 from snisweep.errors import OutputError
-from snisweep.record import Record
 
 _FRAME = struct.Struct("!I")  # the length of the pickled batch that follows
 _CRASHED = 70  # EX_SOFTWARE: a worker whose code raised

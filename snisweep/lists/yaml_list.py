@@ -19,11 +19,11 @@ in order of precedence: the endpoint's own key, the ``defaults`` of the file it 
 gets the union of the defaults' tags and its own, the defaults' first, without repeats. For
 ``protocol`` a string entry's URL scheme comes before the defaults (an ``https://`` URL with a
 path keeps it under ``defaults: {protocol: tls}``); a mapping's ``host`` is never a URL, so a
-mapping's path is always ``/`` (``snisweep.endpoints.http_path``).
+mapping's path is always ``/`` (``snisweep.lists.rules.http_path``).
 
 Lists with hundreds of thousands of entries are expected, so the document is never built as a
-whole: one small tree (``snisweep.yaml_nodes``) is built per entry, checked, and dropped. Two
-readers build those trees: ``snisweep.yaml_lines`` for the plain subset of YAML that generated
+whole: one small tree (``snisweep.lists.yaml_nodes``) is built per entry, checked, and dropped. Two
+readers build those trees: ``snisweep.lists.yaml_lines`` for the plain subset of YAML that generated
 lists use (for lists of mappings about twice as fast), and libyaml's event stream for all of
 YAML. A file is read with the first; where it declines, the file is read again with the second,
 which skips the entries already yielded. What a tree means for an endpoint is decided here,
@@ -51,7 +51,8 @@ from yaml.events import (
     StreamEndEvent,
 )
 
-from snisweep.endpoints import (
+from snisweep.errors import Problem
+from snisweep.lists.rules import (
     HTTPS,
     PORT_RANGE,
     PROTOCOLS,
@@ -70,9 +71,8 @@ from snisweep.endpoints import (
     string_entry,
     union,
 )
-from snisweep.errors import Problem
-from snisweep.yaml_lines import DEFAULTS, ENDPOINTS, ENTRY, Declined, read_parts
-from snisweep.yaml_nodes import (
+from snisweep.lists.yaml_lines import DEFAULTS, ENDPOINTS, ENTRY, Declined, read_parts
+from snisweep.lists.yaml_nodes import (
     MERGE,
     STR_TAG,
     Invalid,

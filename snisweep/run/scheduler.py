@@ -1,6 +1,6 @@
 """The scheduler: streams endpoints through resolution and probes into records (anyio).
 
-It decides nothing (``snisweep.classify`` does) and touches the network only through the
+It decides nothing (``snisweep.core.classify`` does) and touches the network only through the
 resolver and prober it is given, so tests can script both. Guarantees:
 
 - endpoints are pulled from the iterable one at a time, only when a slot is free, so memory
@@ -12,27 +12,26 @@ resolver and prober it is given, so tests can script both. Guarantees:
 - a probe that fails is retried up to ``endpoint.retries`` times and counts as failed only when
   every attempt failed; so is a probe without SNI whose HTTP request was refused where the one
   with SNI was not (``classify.http_refusal``);
-- HTTPS endpoints get the HTTP check on each probe's connection (``snisweep.http``), unless the
+- HTTPS endpoints get the HTTP check on each probe's connection (``snisweep.net.http``), unless the
   scanner is made with ``http=False`` (``--no-http``).
 """
 
 from __future__ import annotations
 
 import itertools
-import socket
 import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
 import anyio
 import anyio.lowlevel
 from anyio.streams.memory import MemoryObjectSendStream
 
-from snisweep import __version__, http
-from snisweep.classify import classify, http_refusal
+from snisweep import __version__
+from snisweep.core.classify import classify, http_refusal
+from snisweep.core.record import Record, build
 from snisweep.errors import first_leaf
 from snisweep.model import (
     Classification,
@@ -45,29 +44,9 @@ from snisweep.model import (
     Target,
     Verdict,
 )
-from snisweep.probe import Prober
-from snisweep.record import Record, build
-
-
-class Resolver(Protocol):
-    """Turns a host name into the one address both probes will dial, or a DNS failure."""
-
-    async def __call__(self, host: str, port: int, timeout: float) -> str | Failure: ...
-
-
-async def resolve(host: str, port: int, timeout: float) -> str | Failure:
-    """The system resolver (``getaddrinfo``); the first address it prefers is pinned."""
-    try:
-        with anyio.fail_after(timeout):
-            infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except TimeoutError:
-        return Failure(FailureKind.DNS, f"no answer for {host} within {timeout:g} s")
-    except (OSError, UnicodeError) as exc:
-        return Failure(FailureKind.DNS, f"{host} does not resolve ({_strerror(exc)})")
-    for _family, _type, _proto, _canonname, sockaddr in infos:
-        return str(sockaddr[0])
-    return Failure(FailureKind.DNS, f"{host} has no address")
-
+from snisweep.net import http
+from snisweep.net.probe import Prober
+from snisweep.net.resolve import Resolver, resolve
 
 _YIELD_EVERY = 64  # endpoints started in a row before the scheduler lets others run
 
@@ -348,9 +327,3 @@ class _Attempts:
 
 def _elapsed_ms(started: float) -> int:
     return round((time.monotonic() - started) * 1000)
-
-
-def _strerror(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc) or type(exc).__name__

@@ -1,4 +1,6 @@
-"""Records: one report row per endpoint, and the cells CSV and JSONL make of it. Pure: no I/O.
+"""Records: one report row per endpoint, built from the endpoint, its verdict and its
+observations. Pure: no I/O (the cells CSV and JSONL make of a record are
+``snisweep.report.writers``', read back by ``snisweep.report.readers``).
 
 ``COLUMNS`` is the contract's header, in order. New columns may be appended, never inserted.
 """
@@ -10,8 +12,8 @@ import operator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from snisweep import pitfalls
-from snisweep.certs import covers, days_left, printable
+from snisweep.core import pitfalls
+from snisweep.core.certs import covers, days_left, printable
 from snisweep.model import (
     Certificate,
     Classification,
@@ -59,7 +61,7 @@ COLUMNS: tuple[str, ...] = (
     "warnings",
 )
 
-Cell = str | int | bool | tuple[str, ...] | None
+Cell = str | int | bool | tuple[str, ...] | None  # what a column holds
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,34 +192,3 @@ def _covers(certificate: Certificate | None, identity: str) -> bool | None:
 
 def _error(observation: Observation | None) -> str | None:
     return str(observation) if isinstance(observation, Failure) else None
-
-
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection). The
-# apostrophe is the marker itself: text that starts with one gets a second, so that reading a
-# cell back (``snisweep merge``) can always drop exactly one, and a spreadsheet shows the text.
-_NEUTRALISED_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "'")
-
-
-def csv_cell(value: Cell) -> str:
-    """The text of one CSV cell. Text that a spreadsheet would run as a formula is neutralised
-    with a leading apostrophe; our own numbers are written as numbers."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        text = value
-    elif isinstance(value, tuple):
-        text = ";".join(value)
-    elif isinstance(value, bool):
-        return "true" if value else "false"
-    else:
-        return str(value)
-    if text.startswith(_NEUTRALISED_STARTS):
-        return "'" + text
-    return text
-
-
-def json_value(value: Cell) -> str | int | bool | list[str] | None:
-    """The JSON value of one cell: lists for tuples, ``null`` for empty."""
-    if isinstance(value, tuple):
-        return list(value)
-    return value

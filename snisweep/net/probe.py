@@ -28,9 +28,9 @@ from typing import Protocol, cast
 
 import anyio
 
-from snisweep.certs import inspect
-from snisweep.http import StatusReader
+from snisweep.core.certs import inspect
 from snisweep.model import Failure, FailureKind, Handshake, HttpAnswer, HttpOutcome, Observation
+from snisweep.net.http import StatusReader
 
 
 class Prober(Protocol):

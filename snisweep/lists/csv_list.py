@@ -47,7 +47,8 @@ import re
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, Final
 
-from snisweep.endpoints import (
+from snisweep.errors import Problem
+from snisweep.lists.rules import (
     PORT_RANGE,
     RETRIES_RANGE,
     Defaults,
@@ -65,7 +66,6 @@ from snisweep.endpoints import (
     sni_name,
     union,
 )
-from snisweep.errors import Problem
 
 __all__ = ["COLUMNS", "CsvReader"]
 

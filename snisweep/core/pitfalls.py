@@ -2,7 +2,7 @@
 
 A verdict answers "does a client without SNI work?"; a client does more than that question, and
 these are the ways it still fails (column ``warnings``, codes in ``WarningCode`` order). None
-changes the verdict (``snisweep.classify`` alone decides that). The rules, one per code:
+changes the verdict (``snisweep.core.classify`` alone decides that). The rules, one per code:
 
 =========================  ===================================================================
 code                       when
@@ -31,7 +31,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Final
 
-from snisweep.certs import covers
+from snisweep.core.certs import covers
 from snisweep.model import Certificate, Endpoint, Handshake, Observation, WarningCode
 
 __all__ = ["JAVA_MAX_CHAIN", "PLACEHOLDER_SUBJECTS", "find", "java_sends_sni"]

@@ -21,9 +21,39 @@ import aiofiles
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
 
+from snisweep.core.record import COLUMNS, Cell, Record
 from snisweep.errors import OutputError
 from snisweep.model import Verdict
-from snisweep.record import COLUMNS, Record, csv_cell, json_value
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection). The
+# apostrophe is the marker itself: text that starts with one gets a second, so that reading a
+# cell back (``snisweep merge``) can always drop exactly one, and a spreadsheet shows the text.
+_NEUTRALISED_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "'")
+
+
+def csv_cell(value: Cell) -> str:
+    """The text of one CSV cell. Text that a spreadsheet would run as a formula is neutralised
+    with a leading apostrophe; our own numbers are written as numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, tuple):
+        text = ";".join(value)
+    elif isinstance(value, bool):
+        return "true" if value else "false"
+    else:
+        return str(value)
+    if text.startswith(_NEUTRALISED_STARTS):
+        return "'" + text
+    return text
+
+
+def json_value(value: Cell) -> str | int | bool | list[str] | None:
+    """The JSON value of one cell: lists for tuples, ``null`` for empty."""
+    if isinstance(value, tuple):
+        return list(value)
+    return value
 
 
 class Format(StrEnum):

@@ -1,0 +1,409 @@
+"""The commands: ``snisweep scan | validate | merge | demo | lab``. Does terminal I/O.
+
+This package (this module, the parser and the commands, and ``terminal``, what the terminal
+shows) is the only one that prints, and the only one that turns ``SnisweepError`` into exit
+codes: 0 scan finished, 1 a verdict named by ``--fail-on`` occurred, 2 usage or config error,
+3 runtime failure, 130 interrupted (the rows written so far are complete).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import math
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+
+import anyio
+
+from snisweep import __version__
+from snisweep.cli.terminal import ProgressBar, err, print_table, summary
+from snisweep.core.record import Record
+from snisweep.errors import (
+    ConfigError,
+    SnisweepError,
+    UsageError,
+)
+from snisweep.lists.load import RETRIES_RANGE, TIMEOUT_MAX, ListFormat, Settings, load
+from snisweep.model import Verdict
+from snisweep.report.writers import Format, ReportWriter, format_for
+from snisweep.run.scheduler import Limits
+from snisweep.run.session import (
+    ENDPOINTS_PER_WORKER,
+    Job,
+    list_changed,
+    run_async,
+    scan_in_workers,
+    scan_to_report,
+    worker_count,
+)
+from snisweep.run.shard import Shard, from_environment, parse_shard
+
+EXIT_OK = 0
+EXIT_FAIL_ON = 1
+EXIT_USAGE = 2
+EXIT_RUNTIME = 3
+EXIT_INTERRUPTED = 130
+
+WORKERS_MAX = 256
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``snisweep`` command; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        command: Callable[[argparse.Namespace], int] = args.run
+        return command(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err(str(problem))
+        consequence = "nothing was written" if args.command == "merge" else "nothing was scanned"
+        err(f"snisweep: {len(exc.problems)} problem(s) found; {consequence}")
+        return exc.exit_code
+    except SnisweepError as exc:
+        err(f"snisweep: {exc}")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err("snisweep: interrupted")
+        return EXIT_INTERRUPTED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="snisweep",
+        description="Find out, for many TLS endpoints at once, which ones need SNI: each one is "
+        "probed with and without Server Name Indication and classified as required, "
+        "mismatched, optional or error.",
+    )
+    parser.add_argument("--version", action="version", version=f"snisweep {__version__}")
+    parser.set_defaults(command=None)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    scan = commands.add_parser(
+        "scan", help="scan the endpoints of one or more lists and write a report"
+    )
+    scan.add_argument(
+        "configs",
+        nargs="+",
+        metavar="CONFIG",
+        help="endpoint list: YAML, text (.txt, .list) or CSV (.csv) file, directory of YAML "
+        "files, or - for standard input",
+    )
+    _add_list_format(scan)
+    _add_report(scan, "report file, or - (default)")
+    _add_scan_options(scan)
+    scan.add_argument(
+        "--fail-on",
+        type=_verdicts,
+        default=frozenset(),
+        metavar="VERDICT,...",
+        help="exit 1 when any endpoint gets one of these verdicts",
+    )
+    scan.add_argument(
+        "--workers",
+        type=_whole_number(1, WORKERS_MAX),
+        metavar="N",
+        help="processes that share the scan and feed one report (default: one per core, "
+        f"and no more than one per {ENDPOINTS_PER_WORKER} endpoints; never more than "
+        "--concurrency)",
+    )
+    scan.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="I/N",
+        help="scan only shard I of N (counting from 1), a stable 1/N of the endpoints; default: "
+        "from JOB_COMPLETION_INDEX (0-based) and SNISWEEP_SHARD_COUNT when set (Kubernetes "
+        "Indexed Jobs)",
+    )
+    scan.add_argument(
+        "--protocol",
+        choices=("https", "tls"),
+        default="https",
+        help="https: an HTTP request after each handshake (the HTTP check); tls: handshakes "
+        "only; for endpoints whose list does not say (default https)",
+    )
+    scan.add_argument(
+        "--no-http",
+        action="store_true",
+        help="no HTTP check: stop each probe at the handshake, for every endpoint",
+    )
+    scan.add_argument("--quiet", action="store_true", help="no summary on standard error")
+    scan.add_argument("--no-progress", action="store_true", help="no progress bar")
+    scan.set_defaults(command="scan", run=_run_scan)
+
+    validate = commands.add_parser("validate", help="check endpoint lists and count endpoints")
+    validate.add_argument("configs", nargs="+", metavar="CONFIG")
+    _add_list_format(validate)
+    validate.set_defaults(command="validate", run=_run_validate)
+
+    demo = commands.add_parser(
+        "demo", help="start the embedded lab on loopback, scan it and show the table"
+    )
+    demo.add_argument(
+        "-o", "--output", metavar="PATH", help="also write the report here (.csv or .jsonl)"
+    )
+    demo.set_defaults(command="demo", run=_run_demo)
+
+    merge = commands.add_parser(
+        "merge", help="combine shard reports into one report, refusing overlaps and mismatches"
+    )
+    merge.add_argument("reports", nargs="+", metavar="REPORT", help="CSV or JSONL report")
+    _add_report(merge, "merged report file, or - (default)")
+    merge.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="merge shard reports even when some shards of 1..N are in none of them",
+    )
+    merge.add_argument("--quiet", action="store_true", help="no summary on standard error")
+    merge.set_defaults(command="merge", run=_run_merge)
+
+    lab = commands.add_parser(
+        "lab", help="run the embedded lab servers in the foreground and print a YAML to scan them"
+    )
+    lab.set_defaults(command="lab", run=_run_lab)
+    return parser
+
+
+def _add_scan_options(parser: argparse.ArgumentParser) -> None:
+    defaults = Limits()
+    settings = Settings()
+    parser.add_argument(
+        "--concurrency",
+        type=_whole_number(1),
+        default=defaults.concurrency,
+        metavar="N",
+        help=f"endpoints in flight (default {defaults.concurrency})",
+    )
+    parser.add_argument(
+        "--per-host",
+        type=_whole_number(1),
+        default=defaults.per_host,
+        metavar="N",
+        help=f"simultaneous connections to one address (default {defaults.per_host})",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=settings.timeout,
+        metavar="S",
+        help=f"seconds per probe, connect plus handshake (default {settings.timeout:g}); "
+        "a list's defaults and endpoints may set their own",
+    )
+    parser.add_argument(
+        "--retries",
+        type=_whole_number(*RETRIES_RANGE),
+        default=settings.retries,
+        metavar="N",
+        help="extra attempts for a probe that fails; it counts as failed only when every "
+        f"attempt failed (default {settings.retries})",
+    )
+
+
+def _add_report(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("-o", "--output", default="-", metavar="PATH", help=what)
+    parser.add_argument(
+        "--format",
+        type=Format,
+        choices=list(Format),
+        help="csv or jsonl (default: from the extension of -o, else csv)",
+    )
+
+
+def _add_list_format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--stdin-format",
+        type=ListFormat,
+        choices=list(ListFormat),
+        default=ListFormat.YAML,
+        help="the format of a list read from standard input (-) (default: yaml)",
+    )
+
+
+def _shard(text: str) -> Shard:
+    try:
+        return parse_shard(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bounds = f"at least {low}" if high is None else f"between {low} and {high}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}: {text!r}")
+        return value
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and 0 < value <= TIMEOUT_MAX):
+        raise argparse.ArgumentTypeError(
+            f"must be more than 0 and at most {TIMEOUT_MAX:g}: {text!r}"
+        )
+    return value
+
+
+def _verdicts(text: str) -> frozenset[Verdict]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    try:
+        return frozenset(Verdict(name) for name in names)
+    except ValueError:
+        allowed = ", ".join(v.value for v in Verdict)
+        raise argparse.ArgumentTypeError(
+            f"unknown verdict in {text!r}; choose from {allowed}"
+        ) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# validate
+
+
+def _refuse_stdin_twice(configs: Sequence[str]) -> None:
+    if list(configs).count("-") > 1:
+        raise UsageError("standard input (-) can be given only once")
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    _refuse_stdin_twice(args.configs)
+    endpoints = load(args.configs, stdin_format=args.stdin_format)
+    duplicates = f", {endpoints.duplicates} duplicate(s) skipped" if endpoints.duplicates else ""
+    files = len(endpoints.files)
+    print(
+        f"{endpoints.count} endpoint(s) in {files} file{'s' if files != 1 else ''}{duplicates}: OK"
+    )
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# scan
+
+
+def _run_scan(args: argparse.Namespace) -> int:
+    _refuse_stdin_twice(args.configs)
+    shard: Shard | None = args.shard if args.shard is not None else from_environment(os.environ)
+    # Every list is checked before the report is opened: a bad list never truncates a report.
+    endpoints = load(
+        args.configs,
+        Settings(timeout=args.timeout, retries=args.retries, protocol=args.protocol),
+        stdin_format=args.stdin_format,
+        select=shard.holds if shard is not None else None,
+    )
+    _refuse_report_over_a_list(args.output, endpoints.files)
+    writer = ReportWriter(args.output, format_for(args.output, args.format))
+    limits = Limits(concurrency=args.concurrency, per_host=args.per_host)
+    show_progress = not (args.quiet or args.no_progress) and sys.stderr.isatty()
+    progress = ProgressBar(endpoints.count) if show_progress else None
+    job = Job(endpoints, limits, _label(shard), progress, http=not args.no_http)
+    processes = min(worker_count(args.workers, endpoints.count), limits.concurrency)
+    try:
+        if processes > 1:
+            outcome = scan_in_workers(job, processes, writer, _warn)
+        else:
+            outcome = run_async(scan_to_report, job, writer)
+    except ConfigError as exc:
+        raise list_changed(exc) from exc
+    if not args.quiet:
+        err(summary(outcome, writer.name))
+    if outcome.interrupted:
+        err("snisweep: interrupted; the report holds every row completed so far")
+        return EXIT_INTERRUPTED
+    if any(outcome.tally.verdicts[verdict] for verdict in args.fail_on):
+        return EXIT_FAIL_ON
+    return EXIT_OK
+
+
+def _refuse_report_over_a_list(output: str, lists: Sequence[str]) -> None:
+    if output == "-" or not os.path.exists(output):
+        return
+    for name in lists:
+        with contextlib.suppress(OSError):
+            if name != "-" and os.path.samefile(name, output):
+                raise UsageError(f"-o {output} is one of the endpoint lists; choose another file")
+
+
+def _label(shard: Shard | None) -> str | None:
+    return str(shard) if shard is not None else None
+
+
+# ---------------------------------------------------------------------------------------------
+# merge
+
+
+def _run_merge(args: argparse.Namespace) -> int:
+    from snisweep.report.merge import merge  # noqa: PLC0415 - only this command reads reports
+
+    summary = merge(args.reports, args.output, args.format, allow_missing=args.allow_missing)
+    if not args.quiet:
+        err(f"snisweep merge: {summary}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# demo and lab
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from snisweep.lab import Lab  # noqa: PLC0415 - the lab servers start only when asked
+
+    with Lab() as lab:
+        endpoints = load(["-"], stdin=io.StringIO(lab.config_yaml(timeout=1.0, retries=1)))
+        err(
+            f"snisweep demo: lab servers up on 127.0.0.1; scanning {endpoints.count} endpoints "
+            "(the silent ones take a couple of seconds)..."
+        )
+        writer = ReportWriter(args.output, format_for(args.output, None)) if args.output else None
+        records: list[Record] = []
+        outcome = run_async(scan_to_report, Job(endpoints, Limits()), writer, records)
+    expected = {(s.host, s.port): (s.verdict, s.reason, s.warnings) for s in lab.scenarios}
+    print_table(records, list(expected), sys.stdout)
+    err(summary(outcome, writer.name if writer else "the table above"))
+    if outcome.interrupted:
+        return EXIT_INTERRUPTED
+    surprises = [
+        r for r in records if expected.get((r.host, r.port)) != (r.verdict, r.reason, r.warnings)
+    ]
+    if surprises:
+        err(f"snisweep demo: {len(surprises)} endpoint(s) did not get the lab's expected verdict")
+        return EXIT_RUNTIME
+    return EXIT_OK
+
+
+def _run_lab(args: argparse.Namespace) -> int:
+    from snisweep.lab import Lab  # noqa: PLC0415 - the lab servers start only when asked
+
+    # Ctrl-C before the signal handler is in place is a normal stop too.
+    with Lab() as lab, contextlib.suppress(KeyboardInterrupt):
+        run_async(_serve_lab, lab.config_yaml())
+    return EXIT_OK
+
+
+async def _serve_lab(config_yaml: str) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        sys.stdout.write(config_yaml)
+        sys.stdout.flush()
+        err(
+            "snisweep lab: servers up on 127.0.0.1; the YAML above scans them (save it, then "
+            "`snisweep scan FILE`). Ctrl-C stops the lab."
+        )
+        async for _ in signals:
+            return
+
+
+def _warn(text: str) -> None:
+    err(f"snisweep: {text}")
