@@ -1,4 +1,4 @@
-"""The exception tree. Pure: no I/O.
+"""The exception tree, and the one wording of the environment's errors. Pure: no I/O.
 
 Exceptions are for misuse and the environment; per-endpoint network trouble is data in the row
 (``snisweep.model.Failure``), never an exception. The command line maps each class to an exit
@@ -13,6 +13,8 @@ code and is the only place that prints them::
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -69,3 +71,34 @@ def first_leaf(exc: BaseException) -> BaseException:
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
     return exc
+
+
+# errno values whose strerror reads badly to a user, or that Python reports without one.
+_OS_WORDING: dict[int, str] = {
+    errno.ENOENT: "no such file or directory",
+    errno.ELOOP: "too many levels of symbolic links (a symbolic link loop?)",
+    errno.EACCES: "permission denied",
+    errno.EISDIR: "is a directory",
+    errno.ENOSPC: "no space left on device",
+    errno.EFBIG: "file too large (a file size limit, ulimit -f?)",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EPIPE: "broken pipe (the reader went away)",
+}
+
+
+def os_error_text(exc: OSError) -> str:
+    """What an ``OSError`` from the environment (a file, a pipe, a disk) means, in the one
+    wording every message uses: lower case, no errno number, no repeated path. Every
+    ``cannot read: ...`` and ``cannot write ...: ...`` is built from it, as httpcore maps
+    library exceptions once at its edge."""
+    if exc.errno in _OS_WORDING:
+        return _OS_WORDING[exc.errno]
+    text = exc.strerror or (os.strerror(exc.errno) if exc.errno else "") or str(exc)
+    return (text or type(exc).__name__).lower()
+
+
+def cannot_read(exc: OSError) -> str:
+    """The message of a list or report that cannot be read, e.g. ``cannot read: permission
+    denied``."""
+    return f"cannot read: {os_error_text(exc)}"
