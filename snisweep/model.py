@@ -264,8 +264,12 @@ class Probed:
 
 @dataclass(frozen=True, slots=True)
 class Classification:
-    """A verdict with its reason code and one human sentence."""
+    """A verdict with its reason code and one human sentence, and whether each probe's
+    certificate covers the endpoint's name (None: no certificate), decided once, with the
+    verdict, for the row and the warnings."""
 
     verdict: Verdict
     reason: Reason
     detail: str
+    sni_covers: bool | None = None
+    nosni_covers: bool | None = None

@@ -31,9 +31,11 @@ This is the only module that decides a verdict. The decision table, first matchi
 Line 2 reasons, by the with-SNI failure: dns-failure, connect-refused, connect-timeout,
 connect-failed, handshake-timeout, handshake-reset, handshake-closed, not-tls, sni-rejected (a
 fatal ``unrecognized_name`` alert: the server does not know the name that was sent), tls-alert
-(any other alert), tls-failure, internal-error. For an IP-literal endpoint no name was sent:
-its one probe is made without SNI, so a fatal ``unrecognized_name`` means the server serves
-names only (line 1), and every other failure is worded for a client that connects by address.
+(any other alert), tls-failure, internal-error (a bug in snisweep for this endpoint: the
+scheduler hands it in as a ``Failure`` of kind ``INTERNAL``, so that even that verdict is decided
+here). For an IP-literal endpoint no name was sent: its one probe is made without SNI, so a fatal
+``unrecognized_name`` means the server serves names only (line 1), and every other failure is
+worded for a client that connects by address.
 
 Line 4 is an error, not ``required``: a TCP connection cannot fail because of SNI, which is only
 sent after it is up, so a failed connect says nothing about SNI. The failures of lines 6-13 are
@@ -102,8 +104,29 @@ def classify(
 ) -> Classification:
     """Give the verdict for ``endpoint`` from what its two probes observed (see the table above).
 
-    For an IP-literal endpoint ``with_sni`` is its one probe, made without SNI.
+    For an IP-literal endpoint ``with_sni`` is its one probe, made without SNI. Whether each
+    certificate covers the name is computed here, once, and carried in the result.
     """
+    name = endpoint.identity
+    sni_cert = with_sni.certificate if isinstance(with_sni, Handshake) else None
+    nosni_cert = without_sni.certificate if isinstance(without_sni, Handshake) else None
+    sni_covers = covers(sni_cert, name) if sni_cert is not None else None
+    if nosni_cert is None:
+        nosni_covers = None
+    elif sni_cert is not None and nosni_cert.sha256 == sni_cert.sha256:
+        nosni_covers = sni_covers
+    else:
+        nosni_covers = covers(nosni_cert, name)
+    verdict = _decide(endpoint, with_sni, without_sni, nosni_covers)
+    return Classification(verdict.verdict, verdict.reason, verdict.detail, sni_covers, nosni_covers)
+
+
+def _decide(
+    endpoint: Endpoint,
+    with_sni: Observation,
+    without_sni: Observation | None,
+    nosni_covers: bool | None,
+) -> Classification:
     if isinstance(with_sni, Failure):
         if endpoint.sni is None:
             return _address_failed(endpoint, with_sni)
@@ -117,7 +140,7 @@ def classify(
         )
     if isinstance(without_sni, Failure):
         return _without_sni_failed(without_sni)
-    return _compare(endpoint, with_sni, without_sni)
+    return _compare(endpoint, with_sni, without_sni, nosni_covers=bool(nosni_covers))
 
 
 def http_refusal(with_sni: Observation, without_sni: Observation | None) -> Reason | None:
@@ -138,7 +161,17 @@ def http_refusal(with_sni: Observation, without_sni: Observation | None) -> Reas
     return None
 
 
+def _internal(failure: Failure) -> Classification:
+    return Classification(
+        Verdict.ERROR,
+        Reason.INTERNAL_ERROR,
+        f"snisweep hit an internal error on this endpoint ({failure.message}); please report it.",
+    )
+
+
 def _error(endpoint: Endpoint, failure: Failure) -> Classification:
+    if failure.kind is FailureKind.INTERNAL:
+        return _internal(failure)
     if failure.kind is FailureKind.ALERT and failure.alert == "unrecognized_name":
         name = endpoint.identity
         return Classification(
@@ -156,6 +189,8 @@ def _error(endpoint: Endpoint, failure: Failure) -> Classification:
 
 def _address_failed(endpoint: Endpoint, failure: Failure) -> Classification:
     """An IP-literal endpoint's one probe (no name, so no SNI) failed."""
+    if failure.kind is FailureKind.INTERNAL:
+        return _internal(failure)
     address = endpoint.host
     if failure.kind is FailureKind.ALERT and failure.alert == "unrecognized_name":
         return Classification(
@@ -199,13 +234,15 @@ def _without_sni_failed(failure: Failure) -> Classification:
     )
 
 
-def _compare(endpoint: Endpoint, with_sni: Handshake, without_sni: Handshake) -> Classification:
+def _compare(
+    endpoint: Endpoint, with_sni: Handshake, without_sni: Handshake, *, nosni_covers: bool
+) -> Classification:
     sni_cert, default_cert = with_sni.certificate, without_sni.certificate
     same = (sni_cert.sha256 if sni_cert else None) == (
         default_cert.sha256 if default_cert else None
     )
     name = endpoint.identity
-    if not same and (default_cert is None or not covers(default_cert, name)):
+    if not same and not nosni_covers:
         return Classification(
             Verdict.MISMATCHED,
             Reason.DEFAULT_CERTIFICATE,

@@ -81,9 +81,13 @@ def find(
     without_sni: Observation | None,
     now: datetime,
     expiring_within: int | None = None,
+    *,
+    sni_covers: bool | None = None,
 ) -> tuple[WarningCode, ...]:
     """The warnings for an endpoint, in ``WarningCode`` order. ``with_sni`` is an IP literal's
-    one probe (made without SNI); ``now`` is when the scan of the endpoint started."""
+    one probe (made without SNI); ``now`` is when the scan of the endpoint started;
+    ``sni_covers`` is ``classify``'s finding whether that probe's certificate covers the name
+    (computed here when not given)."""
     found: set[WarningCode] = set()
     named = endpoint.sni is not None
     sni_hs = with_sni if isinstance(with_sni, Handshake) else None
@@ -100,7 +104,11 @@ def find(
             found.add(WarningCode.LEGACY_TLS)
         certificate = sni_hs.certificate
         if certificate is not None:
-            found.update(_certificate_warnings(endpoint, certificate, now, expiring_within))
+            if sni_covers is None:
+                sni_covers = covers(certificate, endpoint.identity)
+            found.update(
+                _certificate_warnings(endpoint, certificate, now, expiring_within, sni_covers)
+            )
     default = nosni_hs if named else sni_hs
     if default is not None and default.certificate and _is_placeholder(default.certificate):
         found.add(WarningCode.PLACEHOLDER_CERTIFICATE)
@@ -108,10 +116,14 @@ def find(
 
 
 def _certificate_warnings(
-    endpoint: Endpoint, certificate: Certificate, now: datetime, expiring_within: int | None
+    endpoint: Endpoint,
+    certificate: Certificate,
+    now: datetime,
+    expiring_within: int | None,
+    covering: bool,
 ) -> set[WarningCode]:
     found: set[WarningCode] = set()
-    if not covers(certificate, endpoint.identity):
+    if not covering:
         found.add(
             WarningCode.SNI_CERT_NOT_COVERING if endpoint.sni is not None else WarningCode.NO_IP_SAN
         )

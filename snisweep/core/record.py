@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from snisweep.core import pitfalls
-from snisweep.core.certs import covers, days_left, printable
+from snisweep.core.certs import days_left, printable
 from snisweep.model import (
-    Certificate,
     Classification,
     Endpoint,
     Failure,
@@ -127,7 +126,6 @@ def build(
     sni_cert = sni_hs.certificate if sni_hs else None
     nosni_hs = without_sni if isinstance(without_sni, Handshake) else None
     nosni_cert = nosni_hs.certificate if nosni_hs else None
-    identity = endpoint.identity
     return Record(
         host=endpoint.host,
         port=endpoint.port,
@@ -148,13 +146,13 @@ def build(
         sni_cert_sans=sni_cert.sans if sni_cert else None,
         sni_cert_not_after=_iso(sni_cert.not_after) if sni_cert else None,
         sni_cert_days_left=days_left(sni_cert, scanned_at) if sni_cert else None,
-        sni_cert_covers_host=_covers(sni_cert, identity),
+        sni_cert_covers_host=classification.sni_covers,
         sni_error=_error(with_sni),
         nosni_tls_version=nosni_hs.tls_version if nosni_hs else None,
         nosni_cert_sha256=nosni_cert.sha256 if nosni_cert else None,
         nosni_cert_subject=nosni_cert.subject if nosni_cert else None,
         nosni_cert_sans=nosni_cert.sans if nosni_cert else None,
-        nosni_cert_covers_host=_covers(nosni_cert, identity),
+        nosni_cert_covers_host=classification.nosni_covers,
         nosni_error=_error(without_sni),
         attempts=attempts,
         elapsed_ms=elapsed_ms,
@@ -162,7 +160,9 @@ def build(
         shard=shard,
         sni_http_status=_status(sni_hs),
         nosni_http_status=_status(nosni_hs),
-        warnings=pitfalls.find(endpoint, with_sni, without_sni, scanned_at),
+        warnings=pitfalls.find(
+            endpoint, with_sni, without_sni, scanned_at, sni_covers=classification.sni_covers
+        ),
     )
 
 
@@ -184,10 +184,6 @@ def _timestamp(moment: datetime) -> str:
 
 def _iso(moment: datetime | None) -> str | None:
     return timestamp(moment) if moment is not None else None
-
-
-def _covers(certificate: Certificate | None, identity: str) -> bool | None:
-    return covers(certificate, identity) if certificate is not None else None
 
 
 def _error(observation: Observation | None) -> str | None:

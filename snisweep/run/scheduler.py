@@ -34,15 +34,12 @@ from snisweep.core.classify import classify, http_refusal
 from snisweep.core.record import Record, build
 from snisweep.errors import first_leaf
 from snisweep.model import (
-    Classification,
     Endpoint,
     Failure,
     FailureKind,
     Observation,
     Probed,
-    Reason,
     Target,
-    Verdict,
 )
 from snisweep.net import http
 from snisweep.net.probe import Prober
@@ -189,18 +186,12 @@ class Scanner:
         except Exception as exc:  # a bug for one endpoint must not stop the scan
             bug = first_leaf(exc)
             failure = Failure(FailureKind.INTERNAL, f"{type(bug).__name__}: {bug}")
-            classification = Classification(
-                Verdict.ERROR,
-                Reason.INTERNAL_ERROR,
-                f"snisweep hit an internal error on this endpoint ({failure.message}); "
-                "please report it.",
-            )
             # A record from a failure alone touches no certificate code, so this cannot fail
-            # the same way.
+            # the same way; the verdict is classify's, like every other one.
             return build(
                 endpoint,
                 address,
-                classification,
+                classify(endpoint, failure, None),
                 failure,
                 None,
                 attempts=0,
