@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from snisweep.core.pitfalls import JAVA_MAX_CHAIN, find, java_sends_sni
+from snisweep.core.pitfalls import JAVA_MAX_CHAIN, find, java_accepts_name, java_sends_sni
 from snisweep.model import (
     Certificate,
     Endpoint,
@@ -155,3 +155,18 @@ def test_expiring_within_is_off_unless_asked() -> None:
 )
 def test_java_sends_sni(name: str, sent: bool) -> None:
     assert java_sends_sni(name) is sent
+
+
+@pytest.mark.parametrize(
+    ("name", "accepted"),
+    [
+        ("api.example.com", True),
+        ("intranet", True),  # no SNI for it, but the host name check takes it
+        ("api.example.com.", True),
+        ("my_app.example.com", False),  # "Illegal given domain name", SNI or not
+        ("-bad.example.com", False),
+        ("bad-.example.com", False),
+    ],
+)
+def test_java_accepts_name(name: str, accepted: bool) -> None:
+    assert java_accepts_name(name) is accepted

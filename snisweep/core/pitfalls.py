@@ -11,7 +11,10 @@ sni-warning-alert          with SNI the server sent a *warning* ``unrecognized_n
                            the clear (TLS 1.2): OpenSSL goes on, every Java client with SNI on
                            aborts ("received handshake warning: unrecognized_name")
 java-sends-no-sni          the name Java would send is one it refuses to put in SNI (see
-                           ``java_sends_sni``), or the endpoint is an IP literal
+                           ``java_sends_sni``), or the endpoint is an IP literal; for a name
+                           with an underscore or an edge hyphen, Java's host name check
+                           refuses the name itself (``java_accepts_name``): no verifying Java
+                           client connects by it, SNI or not
 chain-too-long             a probe's server sent more than ``JAVA_MAX_CHAIN`` certificates
                            (Java's ``jdk.tls.maxCertificateChainLength`` default)
 legacy-tls                 the handshake with SNI settled on TLS 1.1 or older although the
@@ -34,7 +37,7 @@ from typing import Final
 from snisweep.core.certs import covers
 from snisweep.model import Certificate, Endpoint, Handshake, Observation, WarningCode
 
-__all__ = ["JAVA_MAX_CHAIN", "PLACEHOLDER_SUBJECTS", "find", "java_sends_sni"]
+__all__ = ["JAVA_MAX_CHAIN", "PLACEHOLDER_SUBJECTS", "find", "java_accepts_name", "java_sends_sni"]
 
 #: ``jdk.tls.maxCertificateChainLength``'s default in Java 8u351+, 11.0.17+, 17 and later.
 JAVA_MAX_CHAIN: Final = 10
@@ -58,6 +61,21 @@ _LEGACY_VERSIONS: Final = frozenset({"SSLv2", "SSLv3", "TLSv1", "TLSv1.1"})
 _STD3_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 
+def java_accepts_name(name: str) -> bool:
+    """Whether a Java client that verifies host names can connect by ``name`` at all.
+
+    ``sun.security.util.HostnameChecker`` builds an ``SNIHostName`` from the name before it
+    looks at the certificate, SNI on or off, and that refuses a label that is not letters,
+    digits and hyphens or that starts or ends with a hyphen ("Illegal given domain name"). So a
+    name with an underscore is not only sent without SNI: no verifying Java client
+    (``HttpsURLConnection``, ``java.net.http.HttpClient``) connects by it, whatever the server
+    does. A name without a dot is accepted (it only goes out without SNI). Checked against
+    Java 17 by ``tests/test_java_client.py``.
+    """
+    labels = name.removesuffix(".").split(".")
+    return all(_STD3_LABEL.fullmatch(label) for label in labels)
+
+
 def java_sends_sni(name: str) -> bool:
     """Whether a Java client (JSSE, Java 8 to 25) with SNI enabled puts ``name`` in its SNI.
 
@@ -72,7 +90,7 @@ def java_sends_sni(name: str) -> bool:
     labels = name.split(".")
     if all(label.isdigit() for label in labels):  # an IPv4 literal
         return False
-    return all(_STD3_LABEL.fullmatch(label) for label in labels)
+    return java_accepts_name(name)
 
 
 def find(
