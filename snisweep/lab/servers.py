@@ -428,7 +428,8 @@ _SCENARIOS = (
         Verdict.OPTIONAL,
         Reason.SAME_CERTIFICATE,
         "The wildcard server under a name with an underscore, which Java never sends as SNI"
-        " (public CAs no longer issue such names, so a wildcard is what covers them).",
+        " and whose host name check refuses it outright (public CAs no longer issue such"
+        " names, so a wildcard is what covers them).",
         warnings=(WarningCode.JAVA_SENDS_NO_SNI,),
     ),
     _ScenarioSpec(
