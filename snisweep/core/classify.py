@@ -55,6 +55,8 @@ request.
 
 from __future__ import annotations
 
+from typing import Final
+
 from snisweep.core.certs import covers
 from snisweep.model import (
     Classification,
@@ -68,7 +70,10 @@ from snisweep.model import (
     Reason,
     Verdict,
 )
-from snisweep.net.http import REFUSALS
+
+#: HTTP statuses that refuse a request (lines 15 and 16): 421 Misdirected Request, and 400 or
+#: 403 as servers answer a request whose handshake carried no SNI.
+REFUSALS: Final = frozenset({400, 403, 421})
 
 _ERROR_REASONS: dict[FailureKind, Reason] = {
     FailureKind.DNS: Reason.DNS_FAILURE,

@@ -29,14 +29,11 @@ from typing import Final
 
 from snisweep.model import HttpAnswer, HttpOutcome
 
-__all__ = ["MAX_ANSWER", "REFUSALS", "StatusReader", "request"]
+__all__ = ["MAX_ANSWER", "StatusReader", "request"]
 
 #: Bytes read at most before the status line must have been seen (1xx answers and their headers
 #: included): a status line is short, and a server that sends megabytes is not answering.
 MAX_ANSWER: Final = 16384
-
-#: Statuses that refuse a request without SNI where the same request with SNI is not refused.
-REFUSALS: Final = frozenset({400, 403, 421})
 
 # RFC 9112 section 4: HTTP-version SP 3DIGIT SP reason-phrase, the phrase being HTAB, SP, VCHAR
 # or obs-text (the SP before an empty phrase is often left out).
