@@ -495,7 +495,7 @@ def test_every_problem_of_every_report_is_named(
         "a.csv:2: malformed row: port: not a whole number: 'x'",
         "a.csv:3: malformed row: verdict: not a known value: 'y'",
         "b.jsonl:1: malformed row: port: out of range 1..65535: 0",
-        "missing.csv: cannot read: No such file or directory",
+        "missing.csv: cannot read: no such file or directory",
         "snisweep: 4 problem(s) found; nothing was written",
     ]
     assert not Path("out.csv").exists()

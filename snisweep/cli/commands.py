@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 import anyio
 
 from snisweep import __version__
+from snisweep.cli import interrupts_held
 from snisweep.cli.terminal import ProgressBar, err, print_table, summary
 from snisweep.core.record import Record
 from snisweep.errors import (
@@ -29,7 +30,7 @@ from snisweep.errors import (
 )
 from snisweep.lists.load import RETRIES_RANGE, TIMEOUT_MAX, ListFormat, Settings, load
 from snisweep.model import Verdict
-from snisweep.report.writers import Format, ReportWriter, format_for
+from snisweep.report.writers import Format, ReportWriter, format_for, refuse_overwriting
 from snisweep.run.scheduler import Limits
 from snisweep.run.session import (
     ENDPOINTS_PER_WORKER,
@@ -52,13 +53,16 @@ WORKERS_MAX = 256
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``snisweep`` command; returns the exit code."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help(sys.stderr)
-        return EXIT_USAGE
+    """Run the ``snisweep`` command; returns the exit code. ``snisweep.cli.main`` calls it,
+    once SIGINT and SIGTERM both raise ``KeyboardInterrupt``; with the event loop running, the
+    scan session handles them instead."""
+    args = argparse.Namespace(command=None)
     try:
+        parser = _parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
         command: Callable[[argparse.Namespace], int] = args.run
         return command(args)
     except ConfigError as exc:
@@ -304,7 +308,7 @@ def _run_scan(args: argparse.Namespace) -> int:
         stdin_format=args.stdin_format,
         select=shard.holds if shard is not None else None,
     )
-    _refuse_report_over_a_list(args.output, endpoints.files)
+    refuse_overwriting(args.output, endpoints.files, "the endpoint lists")
     writer = ReportWriter(args.output, format_for(args.output, args.format))
     limits = Limits(concurrency=args.concurrency, per_host=args.per_host)
     show_progress = not (args.quiet or args.no_progress) and sys.stderr.isatty()
@@ -328,15 +332,6 @@ def _run_scan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _refuse_report_over_a_list(output: str, lists: Sequence[str]) -> None:
-    if output == "-" or not os.path.exists(output):
-        return
-    for name in lists:
-        with contextlib.suppress(OSError):
-            if name != "-" and os.path.samefile(name, output):
-                raise UsageError(f"-o {output} is one of the endpoint lists; choose another file")
-
-
 def _label(shard: Shard | None) -> str | None:
     return str(shard) if shard is not None else None
 
@@ -346,7 +341,8 @@ def _label(shard: Shard | None) -> str | None:
 
 
 def _run_merge(args: argparse.Namespace) -> int:
-    from snisweep.report.merge import merge  # noqa: PLC0415 - only this command reads reports
+    with interrupts_held():
+        from snisweep.report.merge import merge  # noqa: PLC0415 - only merge reads reports
 
     summary = merge(args.reports, args.output, args.format, allow_missing=args.allow_missing)
     if not args.quiet:
@@ -359,7 +355,8 @@ def _run_merge(args: argparse.Namespace) -> int:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from snisweep.lab import Lab  # noqa: PLC0415 - the lab servers start only when asked
+    with interrupts_held():
+        from snisweep.lab import Lab  # noqa: PLC0415 - the lab servers start only when asked
 
     with Lab() as lab:
         endpoints = load(["-"], stdin=io.StringIO(lab.config_yaml(timeout=1.0, retries=1)))
@@ -385,7 +382,8 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 def _run_lab(args: argparse.Namespace) -> int:
-    from snisweep.lab import Lab  # noqa: PLC0415 - the lab servers start only when asked
+    with interrupts_held():
+        from snisweep.lab import Lab  # noqa: PLC0415 - the lab servers start only when asked
 
     # Ctrl-C before the signal handler is in place is a normal stop too.
     with Lab() as lab, contextlib.suppress(KeyboardInterrupt):

@@ -31,13 +31,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-import anyio
-
 from snisweep.core.certs import printable
 from snisweep.core.record import Record
-from snisweep.errors import ConfigError, Problem, SnisweepError, UsageError
-from snisweep.report.readers import Flaw, Row, Shard, detect_format, parse_report, shard_of
-from snisweep.report.writers import Format, ReportWriter, format_for
+from snisweep.errors import ConfigError, Problem, SnisweepError, UsageError, cannot_read
+from snisweep.report.readers import Flaw, Row, detect_format, parse_report, shard_of
+from snisweep.report.writers import Format, ReportWriter, format_for, refuse_overwriting
+from snisweep.run.session import run_loop
+from snisweep.run.shard import Shard
 
 #: Problems about single rows shown per report; a report that is wrong throughout would
 #: otherwise print one line per row. The rest are counted.
@@ -93,7 +93,7 @@ def _survey(paths: Sequence[str]) -> _Survey:
         try:
             file = open(path, "rb")  # noqa: SIM115 - closed by the with below, after the checks
         except OSError as exc:
-            survey.problems.append(Problem(path, None, f"cannot read: {exc.strerror or exc}"))
+            survey.problems.append(Problem(path, None, cannot_read(exc)))
             continue
         with file:
             status = os.fstat(file.fileno())
@@ -189,13 +189,13 @@ def _check_shards(
                     Problem(
                         report.path,
                         line,
-                        f"a row of shard {_spell(shard)}, but {where} is unsharded: sharded and "
+                        f"a row of shard {shard}, but {where} is unsharded: sharded and "
                         "unsharded reports cannot be merged",
                     )
                 )
         return _Coverage(), problems
 
-    count = first_shard[1]
+    count = first_shard.count
     owners: dict[Shard, str] = {}
     for report in reports:
         if report.unsharded is not None:
@@ -203,20 +203,20 @@ def _check_shards(
                 Problem(
                     report.path,
                     report.unsharded,
-                    f"an unsharded row (empty shard), but {where} is shard {_spell(first_shard)}"
+                    f"an unsharded row (empty shard), but {where} is shard {first_shard}"
                     ": sharded and unsharded reports cannot be merged",
                 )
             )
         other_counts: dict[int, tuple[int, Shard]] = {}
         for shard, line in sorted(report.shards.items(), key=lambda item: item[1]):
-            if shard[1] != count:
-                other_counts.setdefault(shard[1], (line, shard))
+            if shard.count != count:
+                other_counts.setdefault(shard.count, (line, shard))
             elif shard in owners:
                 problems.append(
                     Problem(
                         report.path,
                         line,
-                        f"shard {_spell(shard)} is also in {owners[shard]}: each shard must "
+                        f"shard {shard} is also in {owners[shard]}: each shard must "
                         "come from one report",
                     )
                 )
@@ -226,12 +226,12 @@ def _check_shards(
             Problem(
                 report.path,
                 line,
-                f"shard {_spell(shard)}, but {where} is shard {_spell(first_shard)}: "
+                f"shard {shard}, but {where} is shard {first_shard}: "
                 "shards of scans with different shard counts cannot be merged",
             )
             for line, shard in other_counts.values()
         )
-    present = tuple(sorted(number for number, _ in owners))
+    present = tuple(sorted(shard.number for shard in owners))
     missing = tuple(sorted(set(range(1, count + 1)) - set(present)))
     if missing and not allow_missing:
         empty = sum(1 for report in reports if not report.rows)
@@ -242,7 +242,7 @@ def _check_shards(
             Problem(
                 first.path,
                 first_line,
-                f"shard {_spell(first_shard)}, but shard(s) {_ranges(missing)} of {count} are in "
+                f"shard {first_shard}, but shard(s) {_ranges(missing)} of {count} are in "
                 f"none of the reports{why}; give every shard's report, or merge anyway with "
                 "--allow-missing",
             )
@@ -256,10 +256,6 @@ def _first_row(report: _Report) -> tuple[int, Shard | None] | None:
     if report.unsharded is not None:
         places.append((report.unsharded, None))
     return min(places, key=lambda place: place[0]) if places else None
-
-
-def _spell(shard: Shard) -> str:
-    return f"{shard[0]}/{shard[1]}"
 
 
 def _ranges(numbers: Sequence[int]) -> str:
@@ -286,7 +282,7 @@ def merge(
         raise UsageError(
             "merge reads each report twice, so it cannot read standard input: save it to a file"
         )
-    _refuse_output_over_a_report(output, reports)
+    refuse_overwriting(output, reports, "the reports to merge")
     survey = _survey(reports)
     coverage, shard_problems = _check_shards(survey.reports, allow_missing=allow_missing)
     problems = survey.problems + shard_problems
@@ -294,45 +290,43 @@ def merge(
         raise ConfigError(problems)
     survey.endpoints.clear()  # not needed for writing: a large merge gives the memory back
     writer = ReportWriter(output, format_for(output, fmt))
-    anyio.run(_write, writer, _batches(survey.reports, writer.name))
+    run_loop(_write, writer, _batches(survey.reports, writer.name))
     rows = sum(report.rows for report in survey.reports)
     shards = f" ({coverage})" if coverage.count else ""
     return f"merged {len(reports)} report(s), {rows} row(s){shards} into {writer.name}"
 
 
-def _refuse_output_over_a_report(output: str, reports: Sequence[str]) -> None:
-    if output == "-" or not os.path.exists(output):
-        return
-    for path in reports:
-        try:
-            same = os.path.samefile(path, output)
-        except OSError:
-            continue  # a report that cannot be read is a problem the survey names
-        if same:
-            raise UsageError(f"-o {output} is one of the reports to merge; choose another file")
-
-
 def _batches(reports: Sequence[_Report], output: str) -> Iterator[list[Record]]:
     """The records of the checked reports, read again, in batches."""
     for report in reports:
-        with open(report.path, "rb") as file:
-            status = os.fstat(file.fileno())
-            if (status.st_size, status.st_mtime_ns) != report.stamp:
-                raise _changed(report.path, output)
-            batch: list[Record] = []
-            rows = 0
-            for entry in parse_report(file, report.fmt):
-                if isinstance(entry, Flaw):
-                    raise _changed(f"{report.path}:{entry.line}", output)
-                batch.append(entry.record)
-                rows += 1
-                if len(batch) >= _BATCH:
-                    yield batch
-                    batch = []
-            if rows != report.rows:
-                raise _changed(report.path, output)
-            if batch:
+        try:
+            yield from _read_again(report, output)
+        except OSError as exc:  # gone, or unreadable since the check
+            raise SnisweepError(
+                f"{report.path}: {cannot_read(exc)}; {output} holds only the rows written before "
+                "that"
+            ) from exc
+
+
+def _read_again(report: _Report, output: str) -> Iterator[list[Record]]:
+    with open(report.path, "rb") as file:
+        status = os.fstat(file.fileno())
+        if (status.st_size, status.st_mtime_ns) != report.stamp:
+            raise _changed(report.path, output)
+        batch: list[Record] = []
+        rows = 0
+        for entry in parse_report(file, report.fmt):
+            if isinstance(entry, Flaw):
+                raise _changed(f"{report.path}:{entry.line}", output)
+            batch.append(entry.record)
+            rows += 1
+            if len(batch) >= _BATCH:
                 yield batch
+                batch = []
+        if rows != report.rows:
+            raise _changed(report.path, output)
+        if batch:
+            yield batch
 
 
 def _changed(where: str, output: str) -> SnisweepError:

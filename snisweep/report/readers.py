@@ -24,17 +24,15 @@ from enum import StrEnum
 from typing import Any, Final
 
 from snisweep.core.record import COLUMNS, Record
-from snisweep.report.writers import Format, csv_cell
+from snisweep.errors import UsageError
+from snisweep.report.writers import Format, csv_cell, format_by_name
+from snisweep.run.shard import Shard, parse_shard
 
 __all__ = ["Flaw", "Row", "detect_format", "parse_report", "shard_of", "show"]
 
-_READ_AS_JSONL: Final = (".jsonl", ".ndjson")
-_READ_AS_CSV: Final = (".csv",)
 # Columns whose presence says "this is a snisweep report", if of another version.
 _SIGNATURE: Final = frozenset({"host", "port", "verdict", "reason"})
 _WHOLE_NUMBER: Final = re.compile(r"-?[0-9]+")
-_SHARD: Final = re.compile(r"([1-9][0-9]*)/([1-9][0-9]*)")
-Shard = tuple[int, int]  # (I, N): shard I of N
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +83,11 @@ class Flaw:
 
 
 def detect_format(path: str, start: bytes) -> Format:
-    """A report's format: by its extension, else JSONL when it starts with ``{``."""
-    name = path.lower()
-    if name.endswith(_READ_AS_JSONL):
-        return Format.JSONL
-    if name.endswith(_READ_AS_CSV):
-        return Format.CSV
+    """A report's format: by its extension (the writers' table), else JSONL when it starts
+    with ``{``."""
+    by_name = format_by_name(path)
+    if by_name is not None:
+        return by_name
     return Format.JSONL if start.removeprefix(codecs.BOM_UTF8).startswith(b"{") else Format.CSV
 
 
@@ -369,11 +366,15 @@ def _check_values(values: dict[str, Any]) -> list[str]:
 
 
 def shard_of(text: str | None) -> Shard | None:
-    match = _SHARD.fullmatch(text or "")
-    if match is None:
+    """The shard a row's ``shard`` cell names, or None when it names none: ``--shard``'s parser
+    (``snisweep.run.shard``), in the one spelling a scan writes (``2/3``, not ``02/3``)."""
+    if not text:
         return None
-    number, count = int(match[1]), int(match[2])
-    return (number, count) if number <= count else None
+    try:
+        shard = parse_shard(text)
+    except UsageError:
+        return None
+    return shard if str(shard) == text else None
 
 
 def show(value: object, limit: int = 60) -> str:

@@ -2,27 +2,34 @@
 
 Rows are written and flushed as they arrive. To avoid one thread hop per row, the rows that are
 already waiting are written together in one call; a batch is only ever whole rows, and a write is
-shielded from cancellation so that an interrupted scan leaves a file of complete rows.
+shielded from cancellation so that an interrupted scan leaves a file of complete rows. A batch
+that does not fit (a full disk, a file size limit) is cut back and written again row by row, so
+that the report keeps every row that fits, and never half a row.
+
+This module also holds the rules every report path follows, whoever writes or reads it: the one
+table of file name suffixes and formats (``SUFFIXES``; ``snisweep.report.readers`` reads by it
+too), and the refusal of a report path that is one of the command's inputs
+(``refuse_overwriting``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
+import os
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import aiofiles
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from snisweep.core.record import COLUMNS, Cell, Record
-from snisweep.errors import OutputError
+from snisweep.errors import OutputError, UsageError, os_error_text
 from snisweep.model import Verdict
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection). The
@@ -61,17 +68,35 @@ class Format(StrEnum):
     JSONL = "jsonl"
 
 
-_EXTENSIONS = {".csv": Format.CSV, ".jsonl": Format.JSONL, ".ndjson": Format.JSONL}
+#: The report formats by file name suffix (in any case), for writing and for reading back.
+SUFFIXES: Final = {".csv": Format.CSV, ".jsonl": Format.JSONL, ".ndjson": Format.JSONL}
+
+
+def format_by_name(path: str) -> Format | None:
+    """The format that ``path``'s suffix names, or None."""
+    return SUFFIXES.get(os.path.splitext(path)[1].lower())
 
 
 def format_for(path: str, requested: Format | None) -> Format:
     """The format to write: ``requested`` if given, else by the file's extension, else CSV."""
-    if requested is not None:
-        return requested
-    for extension, fmt in _EXTENSIONS.items():
-        if path.lower().endswith(extension):
-            return fmt
-    return Format.CSV
+    return requested or format_by_name(path) or Format.CSV
+
+
+def refuse_overwriting(output: str, inputs: Iterable[str], what: str) -> None:
+    """Raise ``UsageError`` when the report path ``output`` is one of ``inputs`` (the same file,
+    however spelt), which writing the report would destroy; ``what`` names them in the message
+    (``the endpoint lists``). An input that cannot be examined is left to whoever reads it."""
+    if output == "-" or not os.path.exists(output):
+        return
+    for path in inputs:
+        if path == "-":
+            continue
+        try:
+            same = os.path.samefile(path, output)
+        except OSError:
+            continue
+        if same:
+            raise UsageError(f"-o {output} is one of {what}; choose another file")
 
 
 class Encoder(Protocol):
@@ -147,7 +172,10 @@ class ReportWriter:
 
     A file is written unbuffered, so that one batch is one ``write`` (one thread hop) and the
     file size after it is exactly the whole rows so far. Should a write fail midway (disk full,
-    file size limit), the file is cut back to that size: the report never ends in half a row.
+    file size limit), the file is cut back to that size, and the batch is written again row by
+    row, up to the first row that does not fit: the report keeps every whole row that fits, and
+    never ends in half a row. (Standard output cannot be cut back: a pipe's reader has what it
+    has read.)
     """
 
     def __init__(self, path: str, fmt: Format) -> None:
@@ -168,13 +196,30 @@ class ReportWriter:
             else:
                 self._file = await aiofiles.open(self.path, "wb", buffering=0)
         except OSError as exc:
-            raise self._error(exc) from exc
-        await self._write(self._encoder.header())
+            raise self._failure(exc) from exc
+        try:
+            await self._write(self._encoder.header())
+        except OSError as exc:
+            raise self._failure(exc) from exc
 
     async def write(self, records: Sequence[Record]) -> None:
-        await self._write(self._encoder.rows(records))
+        try:
+            await self._write(self._encoder.rows(records))
+        except _CutBack as exc:
+            if len(records) == 1:
+                raise self._failure(exc) from exc
+            # The batch did not fit: every row of it that does is kept, one write each.
+            for record in records:
+                try:
+                    await self._write(self._encoder.rows([record]))
+                except OSError as row_exc:
+                    raise self._failure(row_exc) from row_exc
+        except OSError as exc:
+            raise self._failure(exc) from exc
 
     async def _write(self, text: str) -> None:
+        """Write ``text`` (whole rows) in full, or raise: ``_CutBack`` when the file could be cut
+        back to the whole rows written before, else the ``OSError``."""
         if not text:
             return
         encoded = text.encode("utf-8", errors="backslashreplace")
@@ -186,13 +231,16 @@ class ReportWriter:
                     data = data[written if written is not None else len(data) :]
                 if self.path == "-":
                     await self._file.flush()
-                self._complete += len(encoded)
             except OSError as exc:
-                self._failed = True
-                if self.path != "-":
-                    with contextlib.suppress(OSError):
-                        await self._file.truncate(self._complete)
-                raise self._error(exc) from exc
+                if self.path == "-":
+                    raise
+                try:
+                    await self._file.truncate(self._complete)
+                    await self._file.seek(self._complete)  # truncate leaves the position
+                except OSError:
+                    raise exc from None  # not a file that can be cut (a FIFO, a device)
+                raise _CutBack(exc.errno, exc.strerror) from exc
+        self._complete += len(encoded)
 
     async def close(self) -> None:
         file, self._file = self._file, None
@@ -205,8 +253,16 @@ class ReportWriter:
                 if not self._failed:  # after a failed write, that first error is the news
                     raise self._error(exc) from exc
 
+    def _failure(self, exc: OSError) -> OutputError:
+        self._failed = True
+        return self._error(exc)
+
     def _error(self, exc: OSError) -> OutputError:
-        return OutputError(f"cannot write {self.name}: {exc.strerror or exc}")
+        return OutputError(f"cannot write {self.name}: {os_error_text(exc)}")
+
+
+class _CutBack(OSError):
+    """A write failed, and the file was cut back to the whole rows written before it."""
 
 
 async def drain(

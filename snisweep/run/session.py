@@ -4,18 +4,23 @@ what it composes (the scheduler, the workers' sockets, the report writer); it pr
 what the terminal shows comes in as a ``ProgressView`` and a ``warn`` callable from the CLI.
 
 SIGINT and SIGTERM: the first stops the scan and keeps every row already finished (exit 130),
-a second stops waiting for buffered rows too.
+a second stops waiting for buffered rows too. They are watched before the report is opened, and
+the handlers the caller had (``snisweep.cli`` maps both signals to ``KeyboardInterrupt`` until
+the event loop runs) are in place again once it has stopped. With workers, only this process's
+own stop, passed on, excuses a worker that ends early: a worker that ends before the end of its
+share for any other reason (a signal sent to it alone, a crash, the OOM killer) fails the scan.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib.util
 import itertools
 import signal
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, TypeVarTuple
 
@@ -24,7 +29,7 @@ from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectSendStream
 
 from snisweep.core.record import Record
-from snisweep.errors import ConfigError, ListChangedError, SnisweepError, first_leaf
+from snisweep.errors import ConfigError, ListChangedError, OutputError, SnisweepError
 from snisweep.model import Endpoint
 from snisweep.net.probe import TLSProber
 from snisweep.report.writers import RecordSink, ReportWriter, Tally, drain
@@ -32,7 +37,6 @@ from snisweep.run import workers
 from snisweep.run.scheduler import Limits, Scanner
 
 EXIT_OK = 0
-EXIT_INTERRUPTED = 130
 EXIT_RUNTIME = 3
 
 
@@ -66,6 +70,7 @@ class Outcome:
     tally: Tally
     elapsed: float
     interrupted: bool
+    signum: int | None = None  # the signal that interrupted the scan
 
 
 def list_changed(exc: ConfigError) -> ListChangedError:
@@ -116,21 +121,40 @@ def scan_in_workers(
         workers.reap(started)
         raise
     codes = workers.reap(started)
-    # A worker that our own SIGTERM ended before it had set its handlers stopped as asked.
-    stopped = {EXIT_OK, EXIT_INTERRUPTED} | (
-        {128 + signal.SIGTERM} if outcome.interrupted else set()
-    )
-    failed = sorted((index, code) for index, code in codes.items() if code not in stopped)
+    failed = unfinished(codes, interrupted=outcome.interrupted)
     if failed:
-        which = ", ".join(f"worker {index + 1} (exit code {code})" for index, code in failed)
+        pids = {worker.index: worker.pid for worker in started}
+        which = ", ".join(
+            f"worker {index + 1} (pid {pids[index]}, {how_it_ended(code)})"
+            for index, code in failed
+        )
         problem = (
-            f"{which} of {count} stopped before the end; {writer.name} holds the rows finished "
-            "so far, without the endpoints left to that worker"
+            f"{which} of {count} stopped before the end of its share; {writer.name} holds the rows "
+            "finished so far, without the endpoints left to that worker"
         )
         if not outcome.interrupted:
             raise SnisweepError(problem)
         warn(problem)
     return outcome
+
+
+def unfinished(codes: dict[int, int], *, interrupted: bool) -> list[tuple[int, int]]:
+    """The workers (index, exit code) that did not finish their share: any that did not exit 0,
+    except, when this process was interrupted and passed its stop on, those that stopped on it
+    (130 or 143: stopped by SIGINT or SIGTERM, or ended by SIGTERM before they could watch for
+    it). A worker stopped by a signal that this process did not pass on is a dead worker."""
+    accepted = {EXIT_OK}
+    if interrupted:
+        accepted |= {128 + signal.SIGINT, 128 + signal.SIGTERM}
+    return sorted((index, code) for index, code in codes.items() if code not in accepted)
+
+
+def how_it_ended(code: int) -> str:
+    """A worker's exit code in words: ``ended by SIGTERM, exit code 143``."""
+    if 128 < code < 128 + signal.NSIG:
+        with contextlib.suppress(ValueError):
+            return f"ended by {signal.Signals(code - 128).name}, exit code {code}"
+    return f"exit code {code}"
 
 
 def run_worker(job: Job, sink: RecordSink, warn: Callable[[str], None]) -> int:
@@ -140,10 +164,17 @@ def run_worker(job: Job, sink: RecordSink, warn: Callable[[str], None]) -> int:
     except ConfigError as exc:
         warn(str(list_changed(exc)))
         return EXIT_RUNTIME
+    except OutputError:
+        # Its channel broke: the parent stopped reading (its report failed, or it died), and
+        # the parent, if alive, tells the user; one message is enough.
+        return EXIT_RUNTIME
     except SnisweepError as exc:
         warn(str(exc))
         return exc.exit_code
-    return EXIT_INTERRUPTED if outcome.interrupted else EXIT_OK
+    if outcome.interrupted:
+        # 128 + the signal, as a shell reports it: the parent can tell the user which it was.
+        return 128 + (outcome.signum or signal.SIGINT)
+    return EXIT_OK
 
 
 async def collect(
@@ -208,7 +239,7 @@ async def rows_to_sink(
     """
     tally = Tally()
     started = time.monotonic()
-    interrupted = False
+    interrupted: int | None = None  # the first signal
     send, receive = anyio.create_memory_object_stream[Record](buffer)
 
     async def consume(records: Sequence[Record]) -> None:
@@ -218,47 +249,52 @@ async def rows_to_sink(
             collected.extend(records)
         tally.add(records)
 
-    def first_signal() -> None:
+    def first_signal(signum: int) -> None:
         nonlocal interrupted
-        interrupted = True
+        interrupted = signum
         stop()
 
     def second_signal() -> None:  # asked twice: stop waiting for buffered rows too
         stop()
         group.cancel_scope.cancel()
 
-    if sink is not None:
-        await sink.open()
     try:
         async with anyio.create_task_group() as group:
+            # Signals first: a stop while the report is being opened keeps a report of whole
+            # rows (the header) too.
             await group.start(watch_signals, first_signal, second_signal)
+            if sink is not None:
+                await sink.open()
             produce(group, send)
             if progress is not None:
                 group.start_soon(progress.show, tally, started)
             await drain(receive, consume)
             group.cancel_scope.cancel()
     finally:
+        send.close()  # when the sink did not open, nothing took them over
+        receive.close()
         if sink is not None:
             await sink.close()
         if progress is not None:
             progress.clear()
-    return Outcome(tally, time.monotonic() - started, interrupted)
+    elapsed = time.monotonic() - started
+    return Outcome(tally, elapsed, interrupted is not None, interrupted)
 
 
 async def watch_signals(
-    first: Callable[[], None], again: Callable[[], None], *, task_status: TaskStatus[None]
+    first: Callable[[int], None], again: Callable[[], None], *, task_status: TaskStatus[None]
 ) -> None:
-    """Call ``first`` on the first SIGINT or SIGTERM and ``again`` on every later one."""
+    """Call ``first`` with the first SIGINT or SIGTERM and ``again`` on every later one."""
     interrupted = False
     try:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             task_status.started()
-            async for _ in signals:
+            async for signum in signals:
                 if interrupted:
                     again()
                 else:
                     interrupted = True
-                    first()
+                    first(signum)
     finally:
         if interrupted:
             # The process is on its way out; one more Ctrl-C must not raise KeyboardInterrupt
@@ -274,16 +310,77 @@ _T = TypeVar("_T")
 
 
 def run_async(function: Callable[[*_Args], Awaitable[_T]], *args: *_Args) -> _T:
-    backend_options: dict[str, Any] = {}
-    if importlib.util.find_spec("uvloop") is not None:  # the optional `fast` extra
-        backend_options["use_uvloop"] = True
+    """Run a scan's ``function`` with ``run_loop``, the garbage collector tuned for scanning."""
     # A scan allocates many short-lived objects and almost no cycles: the modules loaded so far
     # are set aside from collection for good, and the youngest generation is collected less
     # often (Python's default of 700 allocations would collect hundreds of times a second).
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
+    return run_loop(function, *args)
+
+
+def run_loop(function: Callable[[*_Args], Awaitable[_T]], *args: *_Args) -> _T:
+    """Run ``function`` on a new event loop (uvloop when installed) and return what it returns.
+
+    What it raises comes out unwrapped from the task groups' exception groups when it is a
+    ``SnisweepError``; a thread that cannot start (a process limit: ``ulimit -u``, a container's
+    pids limit) is a ``SnisweepError`` too, not a traceback. SIGINT's and SIGTERM's handlers are
+    the caller's again afterwards, unless the scan set them to be ignored (it was interrupted,
+    and is on its way out)."""
+    backend_options: dict[str, Any] = {}
+    if importlib.util.find_spec("uvloop") is not None:  # the optional `fast` extra
+        backend_options["use_uvloop"] = True
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    returned: list[_T] = []
+
+    async def call() -> None:
+        returned.append(await function(*args))
+
     try:
-        return anyio.run(function, *args, backend_options=backend_options)
-    except* SnisweepError as group:
-        # Task groups wrap what their tasks raise; the user wants the error, not the wrapping.
-        raise first_leaf(group) from None
+        anyio.run(call, backend_options=backend_options)
+    except BaseException as exc:
+        if returned and _thread_limit(exc):
+            # The scan is over and its report closed; only the loop's clean-up could not start
+            # the thread that waits for its idle executor threads (they end with the process).
+            return returned[0]
+        failure = _what_failed(exc)
+        if failure is exc:
+            raise
+        raise failure from None
+    finally:
+        for signum, handler in handlers.items():
+            if handler is not None and signal.getsignal(signum) is not signal.SIG_IGN:
+                signal.signal(signum, handler)
+    return returned[0]
+
+
+def _thread_limit(exc: BaseException) -> bool:
+    # What ``threading.Thread.start`` raises when the system refuses a thread (EAGAIN).
+    return isinstance(exc, RuntimeError) and str(exc).startswith("can't start new thread")
+
+
+def _what_failed(exc: BaseException) -> BaseException:
+    """What to tell the user about a loop that raised ``exc``: the first of its errors that is
+    ours or the environment's (task groups wrap them; a loop whose clean-up failed too carries
+    the first failure as its context), else ``exc`` itself (a bug, or an interrupt)."""
+    if _thread_limit(exc) and exc.__context__ is not None:
+        return _what_failed(exc.__context__)
+    leaves = list(_leaves(exc))
+    for leaf in leaves:
+        if isinstance(leaf, SnisweepError | KeyboardInterrupt):
+            return leaf
+    for leaf in leaves:
+        if _thread_limit(leaf):
+            return SnisweepError(
+                "cannot start a thread: the system refused one (a limit on processes and "
+                "threads: ulimit -u, or a container's pids limit?)"
+            )
+    return exc
+
+
+def _leaves(exc: BaseException) -> Iterator[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            yield from _leaves(inner)
+    else:
+        yield exc

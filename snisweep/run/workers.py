@@ -11,12 +11,19 @@ process group of its own: a Ctrl-C at the terminal reaches the parent alone, whi
 signal on, so that SIGINT, SIGTERM (cron, Kubernetes) and a second signal mean the same as in a
 single process.
 
+A worker that SIGINT or SIGTERM reaches stops its scan, sends the rows it finished and exits with
+128 + the signal's number, as a shell reports a process ended by it; the parent decides whether
+that was its own stop, passed on, or a worker that died (``snisweep.run.session``). SIGINT and
+SIGTERM are held while a worker is forked and while the workers are waited for, so that neither
+is ever cut in half: no worker is left running unknown to the parent, none runs the parent's code.
+
 Forking is only safe before any thread exists: ``can_fork`` says whether it may be done.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import pickle
 import signal
@@ -26,17 +33,18 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import anyio
 import anyio.abc
 
 from snisweep.core.record import Record
-from snisweep.errors import OutputError
+from snisweep.errors import OutputError, SnisweepError, os_error_text
 
 _FRAME = struct.Struct("!I")  # the length of the pickled batch that follows
 _CRASHED = 70  # EX_SOFTWARE: a worker whose code raised
+_STOPS = frozenset({signal.SIGINT, signal.SIGTERM})
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,19 +79,33 @@ def can_fork() -> bool:
 
 def start(count: int, work: Callable[[int, socket.socket], int]) -> list[Worker]:
     """Fork ``count`` workers; worker ``i`` runs ``work(i, its end of the socket pair)`` and
-    exits with the code it returns. Never returns in a worker."""
+    exits with the code it returns (128 + the signal's number when SIGINT or SIGTERM stopped
+    it). Never returns in a worker. Raises ``SnisweepError`` when the system refuses a process
+    (a process limit, no memory), after ending the workers already started."""
     workers: list[Worker] = []
     try:
         for index in range(count):
-            ours, theirs = socket.socketpair()
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - the child's coverage is not collected
-                ours.close()
-                for earlier in workers:
-                    earlier.channel.close()
-                _run_child(index, theirs, work)
-            theirs.close()
-            workers.append(Worker(index, pid, ours))
+            with _signals_held() as mask:
+                try:
+                    ours, theirs = socket.socketpair()
+                except OSError as exc:
+                    raise _cannot_start(index, count, exc) from None
+                try:
+                    pid = os.fork()
+                except OSError as exc:
+                    ours.close()
+                    theirs.close()
+                    raise _cannot_start(index, count, exc) from None
+                if pid == 0:  # pragma: no cover - the child's coverage is not collected
+                    ours.close()
+                    for earlier in workers:
+                        earlier.channel.close()
+                    _run_child(index, theirs, work, mask)
+                theirs.close()
+                workers.append(Worker(index, pid, ours))
+                with contextlib.suppress(OSError):  # the child does it too: whoever runs first
+                    os.setpgid(pid, pid)
+            # A signal that came meanwhile is delivered here, with every worker on the list.
     except BaseException:
         stop(workers, signal.SIGKILL)
         reap(workers)
@@ -91,13 +113,57 @@ def start(count: int, work: Callable[[int, socket.socket], int]) -> list[Worker]
     return workers
 
 
+def _cannot_start(index: int, count: int, exc: OSError) -> SnisweepError:
+    why = os_error_text(exc)
+    if exc.errno == errno.EAGAIN:
+        why += " (a limit on processes: ulimit -u, or a container's pids limit?)"
+    return SnisweepError(
+        f"cannot start worker {index + 1} of {count}: {why}; scan with fewer --workers"
+    )
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[set[int]]:
+    """Block SIGINT and SIGTERM in this thread until the end of the block, where one that came
+    meanwhile is delivered; yields the mask to restore in a child forked inside the block."""
+    mask: set[int] = set(signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS))
+    try:
+        yield mask
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+class _Stopped(KeyboardInterrupt):
+    """SIGINT or SIGTERM in a worker before its scan watches for them (a ``KeyboardInterrupt``,
+    so that the event loop lets it through)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise _Stopped(signum)
+
+
 def _run_child(
-    index: int, channel: socket.socket, work: Callable[[int, socket.socket], int]
+    index: int,
+    channel: socket.socket,
+    work: Callable[[int, socket.socket], int],
+    mask: set[int],
 ) -> None:
     code = _CRASHED
     try:
         os.setpgid(0, 0)  # out of the terminal's foreground group: signals come from the parent
+        for signum in _STOPS:
+            if signal.getsignal(signum) is not signal.SIG_IGN:
+                signal.signal(signum, _stopped)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # one that came since is raised here
         code = work(index, channel)
+    except _Stopped as stopped:
+        code = 128 + stopped.signum
+    except KeyboardInterrupt:
+        code = 128 + signal.SIGINT
     except BaseException:
         traceback.print_exc()
     finally:
@@ -128,20 +194,23 @@ def reap(workers: Sequence[Worker], grace: float = 10.0) -> dict[int, int]:
     codes: dict[int, int] = {}
     deadline = time.monotonic() + grace
     pending = {worker.pid: worker for worker in workers}
-    while pending:
-        for pid, worker in list(pending.items()):
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                codes[worker.index] = _exit_code(status)
-                del pending[pid]
-        if not pending:
-            break
-        if time.monotonic() > deadline:
-            stop(list(pending.values()), signal.SIGKILL)
-            deadline = float("inf")
-        time.sleep(0.01)
-    for worker in workers:
-        worker.channel.close()
+    # Held, so that an interrupt never leaves a worker behind unwaited for; one that comes
+    # meanwhile is delivered once every worker is gone.
+    with _signals_held():
+        while pending:
+            for pid, worker in list(pending.items()):
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    codes[worker.index] = _exit_code(status)
+                    del pending[pid]
+            if not pending:
+                break
+            if time.monotonic() > deadline:
+                stop(list(pending.values()), signal.SIGKILL)
+                deadline = float("inf")
+            time.sleep(0.01)
+        for worker in workers:
+            worker.channel.close()
     return codes
 
 

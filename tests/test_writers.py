@@ -1,0 +1,209 @@
+"""The report writer under faults, the one format table and the one "output is an input" check.
+No sockets; the file that fills up is a double of aiofiles' file."""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import os
+from pathlib import Path
+from typing import Any
+
+import aiofiles
+import anyio
+import pytest
+
+from snisweep.core.record import Record
+from snisweep.errors import OutputError, UsageError
+from snisweep.model import Reason, Verdict
+from snisweep.report.writers import (
+    SUFFIXES,
+    CSVEncoder,
+    Format,
+    JSONLEncoder,
+    ReportWriter,
+    format_by_name,
+    format_for,
+    refuse_overwriting,
+)
+
+BASE = Record(
+    host="api.example.test",
+    port=443,
+    address="192.0.2.5",
+    sni="api.example.test",
+    label='Billing, "SOAP"\nline two',  # a row of more than one line
+    tags=("nightly",),
+    verdict=Verdict.ERROR,
+    reason=Reason.CONNECT_REFUSED,
+    detail="The probe with SNI failed (connection refused).",
+    sni_tls_version=None,
+    sni_cipher=None,
+    sni_cert_sha256=None,
+    sni_cert_subject=None,
+    sni_cert_issuer=None,
+    sni_cert_sans=None,
+    sni_cert_not_after=None,
+    sni_cert_days_left=None,
+    sni_cert_covers_host=None,
+    sni_error="connect-refused: connection refused",
+    nosni_tls_version=None,
+    nosni_cert_sha256=None,
+    nosni_cert_subject=None,
+    nosni_cert_sans=None,
+    nosni_cert_covers_host=None,
+    nosni_error=None,
+    attempts=1,
+    elapsed_ms=3,
+    scanned_at="2026-11-27T12:00:00Z",
+)
+RECORDS = [dataclasses.replace(BASE, host=f"h{i}.example.test", elapsed_ms=i) for i in range(20)]
+
+
+class FillingFile:
+    """An unbuffered file on a device with ``room`` bytes, as the kernel does it under a file size
+    limit: a write that crosses the limit writes what fits, the next one fails with EFBIG."""
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+        self.data = bytearray()
+        self.position = 0
+
+    async def write(self, data: memoryview) -> int:
+        free = self.room - self.position
+        if free <= 0:
+            raise OSError(errno.EFBIG, "File too large")
+        chunk = bytes(data[:free])
+        self.data[self.position : self.position + len(chunk)] = chunk
+        self.position += len(chunk)
+        return len(chunk)
+
+    async def truncate(self, size: int) -> None:
+        del self.data[size:]
+
+    async def seek(self, position: int) -> None:
+        self.position = position
+
+    async def close(self) -> None:
+        pass
+
+
+def write_all(monkeypatch: pytest.MonkeyPatch, fmt: Format, room: int) -> tuple[bytes, str]:
+    file = FillingFile(room)
+
+    async def fake_open(*args: Any, **kwargs: Any) -> FillingFile:
+        return file
+
+    monkeypatch.setattr(aiofiles, "open", fake_open)
+    writer = ReportWriter("report", fmt)
+
+    async def scan() -> str:
+        try:
+            await writer.open()
+            await writer.write(RECORDS[:2])
+            await writer.write(RECORDS[2:])  # one batch of 18 rows, a few of which fit
+        except OutputError as exc:
+            return str(exc)
+        finally:
+            await writer.close()
+        return ""
+
+    error = anyio.run(scan)
+    return bytes(file.data), error
+
+
+@pytest.mark.parametrize("fmt", list(Format))
+def test_a_batch_that_does_not_fit_keeps_every_row_that_does(
+    monkeypatch: pytest.MonkeyPatch, fmt: Format
+) -> None:
+    encoder = CSVEncoder() if fmt is Format.CSV else JSONLEncoder()
+    rows = [encoder.rows([record]).encode() for record in RECORDS]
+    header = encoder.header().encode()
+    room = len(header) + sum(len(row) for row in rows[:7]) + len(rows[7]) // 2
+    data, error = write_all(monkeypatch, fmt, room)
+    assert data == header + b"".join(rows[:7])  # seven whole rows, not half of the eighth
+    assert error == "cannot write report: file too large (a file size limit, ulimit -f?)"
+
+
+def test_a_header_that_does_not_fit_leaves_an_empty_report(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data, _ = write_all(monkeypatch, Format.CSV, 10)
+    assert data == b""
+
+
+def test_a_report_that_fits_is_written_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    data, error = write_all(monkeypatch, Format.JSONL, 1 << 20)
+    assert error == ""
+    assert data == JSONLEncoder().rows(RECORDS).encode()
+
+
+def test_a_device_that_cannot_be_cut_back_is_not_written_again(tmp_path: Path) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full")
+    writer = ReportWriter("/dev/full", Format.JSONL)
+
+    async def scan() -> None:
+        await writer.open()
+        try:
+            await writer.write(RECORDS)
+        finally:
+            await writer.close()
+
+    with pytest.raises(OutputError, match=r"^cannot write /dev/full: no space left on device$"):
+        anyio.run(scan)
+
+
+# --- one table of suffixes ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "fmt"),
+    [
+        ("r.csv", Format.CSV),
+        ("R.CSV", Format.CSV),
+        ("r.jsonl", Format.JSONL),
+        ("dir.d/r.NDJSON", Format.JSONL),
+        ("r.txt", None),
+        ("r.csv.gz", None),
+        ("-", None),
+        ("jsonl", None),
+    ],
+)
+def test_format_by_name(path: str, fmt: Format | None) -> None:
+    assert format_by_name(path) is fmt
+    assert format_for(path, None) is (fmt or Format.CSV)
+    assert format_for(path, Format.JSONL) is Format.JSONL
+
+
+def test_the_table_names_every_format() -> None:
+    assert set(SUFFIXES.values()) == set(Format)
+    assert all(suffix == suffix.lower() and suffix.startswith(".") for suffix in SUFFIXES)
+
+
+# --- one "output is an input" check ------------------------------------------------------------
+
+
+def test_a_report_over_an_input_is_refused_however_it_is_spelt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    listed = tmp_path / "list.yaml"
+    listed.write_text("endpoints: []\n")
+    (tmp_path / "link.yaml").symlink_to(listed)
+    os.link(listed, tmp_path / "hard.yaml")
+    for spelling in ("list.yaml", "./list.yaml", str(listed), "link.yaml", "hard.yaml"):
+        with pytest.raises(UsageError) as caught:
+            refuse_overwriting(spelling, ["-", "other.yaml", str(listed)], "the endpoint lists")
+        assert (
+            str(caught.value) == f"-o {spelling} is one of the endpoint lists; choose another file"
+        )
+
+
+def test_a_report_beside_the_inputs_is_not_refused(tmp_path: Path) -> None:
+    listed = tmp_path / "list.yaml"
+    listed.write_text("endpoints: []\n")
+    existing = tmp_path / "old-report.csv"
+    existing.write_text("")
+    for output in ("-", str(existing), str(tmp_path / "new.csv")):
+        refuse_overwriting(output, [str(listed), "-", str(tmp_path / "missing")], "the lists")
