@@ -3,9 +3,12 @@ on the fly with cryptography and trustme."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import ipaddress
 import random
+import warnings
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -17,10 +20,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtensionOID, NameOID
 
+from snisweep.core import certs
 from snisweep.core.certs import covers, days_left, inspect, printable
 from snisweep.model import Certificate
 
 NOW = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
+
+# The parse_error phrases end up in rows, so the tests spell them out.
+NOT_A_CERTIFICATE = "not a readable X.509 certificate"
 
 Build = Callable[..., bytes]
 
@@ -141,6 +148,7 @@ COVERS_DNS = [
 @pytest.mark.parametrize(("sans", "identity", "expected"), COVERS_DNS)
 def test_covers_dns(build: Build, sans: list[str], identity: str, expected: bool) -> None:
     cert = inspect(build(dns=sans, cn=None))
+    assert cert.dns_names == tuple(sans)  # read, so that a False below means "not covered"
     assert covers(cert, identity) is expected
 
 
@@ -187,6 +195,7 @@ def test_covers_ip(
     build: Build, ips: list[str], dns: list[str], identity: str, expected: bool
 ) -> None:
     cert = inspect(build(dns=dns, ips=ips, cn=None))
+    assert cert.sans == (*dns, *(str(ipaddress.ip_address(ip)) for ip in ips))
     assert covers(cert, identity) is expected
 
 
@@ -197,6 +206,7 @@ def test_ip_addresses_in_compressed_form(build: Build) -> None:
 
 def test_ip_identity_not_matched_by_cn(build: Build) -> None:
     cert = inspect(build(cn="192.0.2.1"))
+    assert cert.common_names == ("192.0.2.1",)
     assert not covers(cert, "192.0.2.1")
 
 
@@ -223,6 +233,7 @@ def test_covers_common_name(
     build: Build, dns: list[str] | None, cn: str, identity: str, expected: bool
 ) -> None:
     cert = inspect(build(dns=dns, cn=cn))
+    assert (cert.dns_names, cert.common_names) == (tuple(dns or ()), (cn,))
     assert covers(cert, identity) is expected
 
 
@@ -277,6 +288,18 @@ def test_bad_dns_entry_does_not_stop_others(build: Build, bad: str) -> None:
         pytest.param((0x87, b"\x0a\x00\x00\x00\x00\x00\x00\xff"), id="ip-bad-netmask"),
         pytest.param((0x87, b""), id="ip-empty"),
         pytest.param((0x82, b"\xff\xfe.example"), id="dns-not-utf8"),
+        # cryptography raises UnsupportedGeneralNameType for these two.
+        pytest.param((0xA3, _tlv(0x30, b"")), id="x400Address"),
+        pytest.param((0xA5, _tlv(0xA1, _tlv(0x0C, b"party"))), id="ediPartyName"),
+        # ...and TypeError for a BIT STRING attribute value other than x500UniqueIdentifier.
+        pytest.param(
+            (
+                0xA4,
+                _tlv(0x30, _tlv(0x31, _tlv(0x30, b"\x06\x03\x55\x04\x03" + _tlv(0x03, b"\x00ab")))),
+            ),
+            id="directoryName-bitstring-cn",
+        ),
+        pytest.param((0x87, b"\x01\x02\x03"), id="ip-3-bytes"),
     ],
 )
 def test_entry_cryptography_rejects_does_not_stop_others(
@@ -356,13 +379,35 @@ def test_trustme_common_name_ignored_with_sans(ca: trustme.CA) -> None:
 # --- covers: robustness --------------------------------------------------------------------
 
 
+# Neither a DNS name nor an IP address that the certificate below names.
+ODD_IDENTITIES = (
+    "", ".", "..", "[", "[]", "%", "*", "a" * 300, "\x00", "bü\u202echer.example", "xn--", "💥",
+    "\ud800", "[192.0.2.1", "192.0.2.1]", "[example.com]", "%eth0", "example.com%eth0",
+    "192.0.2.1.", "*.example.com", "example..com", "example.com\x00", "xn--zz.example.com",
+)  # fmt: skip
+
+
 @pytest.mark.parametrize(
-    "identity",
-    ["", ".", "..", "[", "[]", "%", "*", "a" * 300, "\x00", "bü\u202echer.example", "xn--", "💥"],
+    ("identity", "expected"),
+    [
+        *((odd, False) for odd in ODD_IDENTITIES),
+        # The same certificate covers these, so that "covered by nothing" is told apart.
+        ("example.com", True),
+        ("EXAMPLE.com.", True),
+        ("[192.0.2.1]", True),
+        ("192.0.2.1%eth0", True),
+        ("a.wild.example", True),
+        # service_identity strips surrounding whitespace (the lists never yield such a host),
+        # and UTS 46 maps a zero-width space to nothing, as browsers do.
+        (" example.com", True),
+        ("example.com\n", True),
+        ("ex\u200bample.com", True),
+    ],
 )
-def test_covers_odd_identity_never_raises(build: Build, identity: str) -> None:
-    cert = inspect(build(dns=["example.com"], ips=["192.0.2.1"]))
-    assert covers(cert, identity) is False
+def test_covers_odd_identity(build: Build, identity: str, expected: bool) -> None:
+    cert = inspect(build(dns=["example.com", "*.wild.example"], ips=["192.0.2.1"]))
+    assert cert.sans == ("example.com", "*.wild.example", "192.0.2.1")
+    assert covers(cert, identity) is expected
 
 
 def test_covers_hand_built_certificates_are_not_confused() -> None:
@@ -376,6 +421,9 @@ def test_covers_hand_built_certificates_are_not_confused() -> None:
 
 def test_covers_unparsed_certificate() -> None:
     cert = inspect(b"")
+    assert cert == Certificate(
+        sha256=hashlib.sha256(b"").hexdigest(), parse_error=NOT_A_CERTIFICATE
+    )
     assert not covers(cert, "example.com")
     assert not covers(cert, "192.0.2.1")
 
@@ -438,23 +486,170 @@ def test_inspect_garbage(garbage: bytes) -> None:
     assert cert == Certificate(sha256=cert.sha256, parse_error=cert.parse_error)
 
 
-def test_inspect_truncated_certificates_never_raise(build: Build) -> None:
+def test_inspect_truncated_certificates(build: Build) -> None:
     der = build(dns=["example.com"])
+    assert inspect(der).dns_names == ("example.com",)
     for cut in range(0, len(der), 7):
-        cert = inspect(der[:cut])
-        assert cert.parse_error
-        assert cert.sha256 == hashlib.sha256(der[:cut]).hexdigest()
+        truncated = der[:cut]
+        sha256 = hashlib.sha256(truncated).hexdigest()
+        assert inspect(truncated) == Certificate(sha256=sha256, parse_error=NOT_A_CERTIFICATE)
 
 
-def test_inspect_flipped_bytes_never_raise(build: Build) -> None:
+def test_inspect_flipped_signature_bytes_keep_the_facts(build: Build) -> None:
+    # Nobody checks the signature here: damage there changes the digest and nothing else.
     der = build(dns=["example.com", "*.example.net"], ips=["192.0.2.1"])
+    facts = inspect(der)
+    assert facts.sans == ("example.com", "*.example.net", "192.0.2.1")
+    signature = x509.load_der_x509_certificate(der).signature
+    assert der.endswith(signature)
+    rng = random.Random(3779)
+    for _ in range(30):
+        mutated = bytearray(der)
+        mutated[len(der) - 1 - rng.randrange(len(signature))] ^= 1 << rng.randrange(8)
+        sha256 = hashlib.sha256(mutated).hexdigest()
+        assert inspect(bytes(mutated)) == dataclasses.replace(facts, sha256=sha256)
+
+
+_STRING_TAGS = (0x0C, 0x12, 0x13, 0x14, 0x16, 0x1A, 0x1C, 0x1E, 0x03, 0x04, 0x02, 0x17, 0x18)
+
+
+def test_inspect_flipped_bytes(build: Build) -> None:
+    # cryptography's loader is the oracle: what it cannot load is "not a certificate", what
+    # it loads keeps its expiry date, and the names read are the names matched.
+    der = build(dns=["example.com", "*.example.net"], ips=["192.0.2.1"])
+    tags = [i for i, byte in enumerate(der) if byte in _STRING_TAGS]
     rng = random.Random(5280)
+    outcomes: Counter[str] = Counter()
     for _ in range(300):
         mutated = bytearray(der)
         for _ in range(rng.randrange(1, 4)):
-            mutated[rng.randrange(len(mutated))] = rng.randrange(256)
-        cert = inspect(bytes(mutated))
-        covers(cert, "example.com")
+            if rng.random() < 0.3:  # another string type: exercises the name decoders
+                mutated[rng.choice(tags)] = rng.choice(_STRING_TAGS)
+            else:
+                mutated[rng.randrange(len(mutated))] = rng.randrange(256)
+        damaged = bytes(mutated)
+        cert = inspect(damaged)
+        sha256 = hashlib.sha256(damaged).hexdigest()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                loaded = x509.load_der_x509_certificate(damaged)
+        except (ValueError, x509.InvalidVersion):
+            assert cert == Certificate(sha256=sha256, parse_error=NOT_A_CERTIFICATE)
+            outcomes["unreadable"] += 1
+            continue
+        assert cert.sha256 == sha256
+        assert cert.not_after == loaded.not_valid_after_utc
+        assert covers(cert, "example.com") is ("example.com" in map(str.lower, cert.dns_names))
+        outcomes["read with errors" if cert.parse_error else "read"] += 1
+    assert set(outcomes) == {"unreadable", "read", "read with errors"}, outcomes
+
+
+def _replace_once(der: bytes, old: bytes, new: bytes) -> bytes:
+    assert len(old) == len(new)
+    assert der.count(old) == 1
+    return der.replace(old, new)
+
+
+CN_ZZZ = b"\x06\x03\x55\x04\x03\x0c\x03zzz"  # commonName, UTF8String "zzz"
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        pytest.param(b"\xa0\x03\x02\x01\x02", b"\xa0\x03\x02\x01\x05", id="version-6"),
+        pytest.param(CN_ZZZ, CN_ZZZ[:5] + b"\x1e\x03\x00A\x00", id="bmpstring-odd-length"),
+        pytest.param(CN_ZZZ, CN_ZZZ[:5] + b"\x1e\x03\xd8\x00A", id="bmpstring-lone-surrogate"),
+        pytest.param(CN_ZZZ, CN_ZZZ[:5] + b"\x1c\x03abc", id="universalstring-3-bytes"),
+        pytest.param(CN_ZZZ, CN_ZZZ[:5] + b"\x13\x03a@\x01", id="printablestring-illegal"),
+    ],
+)
+def test_inspect_strings_cryptography_refuses(build: Build, old: bytes, new: bytes) -> None:
+    der = _replace_once(build(cn="zzz"), old, new)
+    sha256 = hashlib.sha256(der).hexdigest()
+    assert inspect(der) == Certificate(sha256=sha256, parse_error=NOT_A_CERTIFICATE)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(b"\x16\x03\xff\xfe\xfd", id="ia5string-8-bit"),
+        pytest.param(b"\x14\x03\xff\xfe\xfd", id="t61string-8-bit"),
+        pytest.param(b"\x0c\x03\xc0\xaf!", id="utf8-overlong"),
+        pytest.param(b"\x0c\x03\xed\xa0\x80", id="utf8-surrogate"),
+        pytest.param(b"\x03\x03\x00ab", id="bitstring"),  # a TypeError in cryptography
+        pytest.param(b"\x02\x03\x01\x02\x03", id="integer"),
+    ],
+)
+def test_inspect_unreadable_subject_keeps_the_rest(build: Build, value: bytes) -> None:
+    der = _replace_once(build(dns=["ok.example"], cn="zzz"), CN_ZZZ, CN_ZZZ[:5] + value)
+    cert = inspect(der)
+    assert cert == Certificate(
+        sha256=hashlib.sha256(der).hexdigest(),
+        issuer="CN=Test CA",
+        dns_names=("ok.example",),
+        not_after=NOW + timedelta(days=30),
+        parse_error="unreadable subject",
+    )
+    assert covers(cert, "ok.example")
+
+
+def test_inspect_readable_strings_cryptography_accepts(build: Build) -> None:
+    for value, shown in [
+        (b"\x1a\x03\x01\x02\x03", "\\x01\\x02\\x03"),  # a VisibleString of controls
+        (b"\x12\x03abc", "abc"),  # a NumericString of letters
+        (b"\x04\x03abc", "abc"),  # an OCTET STRING
+    ]:
+        der = _replace_once(build(cn="zzz"), CN_ZZZ, CN_ZZZ[:5] + value)
+        cert = inspect(der)
+        assert (cert.subject, cert.common_names, cert.parse_error) == (
+            f"CN={shown},O=Example Org",
+            (shown,),
+            None,
+        )
+
+
+def test_inspect_country_name_of_three_letters_does_not_warn(build: Build) -> None:
+    # cryptography reads it but warns (UserWarning), which would reach the terminal, and is
+    # an error under -W error.
+    country = b"\x06\x03\x55\x04\x06" + CN_ZZZ[5:]
+    der = _replace_once(build(cn="zzz"), CN_ZZZ, country)
+    cert = inspect(der)
+    assert (cert.subject, cert.common_names, cert.parse_error) == ("C=zzz,O=Example Org", (), None)
+
+
+def test_inspect_year_zero_expiry(build: Build) -> None:
+    # GeneralizedTime (from 2050 on) can say year 0, which cryptography parses and datetime
+    # cannot hold.
+    der = build(dns=["old.example"], not_after=datetime(2060, 1, 1, tzinfo=UTC))
+    der = _replace_once(der, b"\x18\x0f20600101000000Z", b"\x18\x0f00000101000000Z")
+    cert = inspect(der)
+    assert cert.not_after is None
+    assert cert.parse_error == "unreadable expiry date"
+    assert cert.dns_names == ("old.example",)
+    assert days_left(cert, NOW) is None
+
+
+def test_a_bug_in_inspect_is_not_taken_for_a_bad_certificate(
+    build: Build, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Only what untrusted bytes can raise is caught; a bug surfaces (the scheduler turns it
+    # into an internal-error row) instead of passing for "not a readable certificate".
+    def broken(der: bytes) -> x509.Certificate:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(x509, "load_der_x509_certificate", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        inspect(build(dns=["bug.example"], serial=0xB06))
+
+
+def test_a_bug_in_covers_is_not_taken_for_no_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(identity: str) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(certs, "_ip_identity", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        covers(Certificate(sha256="bug", dns_names=("bug.example",)), "bug.example")
 
 
 def test_inspect_escapes_control_and_bidi_characters(build: Build) -> None:
@@ -509,6 +704,7 @@ def test_inspect_unreadable_names(build: Build) -> None:
 def test_inspect_caches(build: Build) -> None:
     der = build(dns=["cache.example"])
     first = inspect(der)
+    assert first.dns_names == ("cache.example",)
     second = inspect(bytes(bytearray(der)))  # an equal but distinct bytes object
     assert first == second
     assert second is first

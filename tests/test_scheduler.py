@@ -1,4 +1,10 @@
-"""The scheduler with a scripted prober and resolver: no sockets, deterministic."""
+"""snisweep.run.scheduler with the scripted prober and resolver of snisweep.testing: no sockets.
+
+The tests run on trio under ``trio.testing.MockClock(autojump_threshold=0)``, as trio's own
+``test_highlevel_open_tcp_stream.py`` does: every scripted delay is virtual, the clock jumps
+straight to the next deadline, and times are asserted exactly ("20 endpoints, 5 at a time, 1 s
+each: the scan ends at 4.0 s"). The scheduler is anyio code and never learns which loop runs it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,8 @@ from collections.abc import Iterator
 
 import anyio
 import pytest
+import trio
+import trio.testing
 
 from snisweep import __version__
 from snisweep.core.record import Record
@@ -25,9 +33,20 @@ from snisweep.model import (
 )
 from snisweep.net import http
 from snisweep.run.scheduler import Limits, Scanner, _AddressLimiter
-from snisweep.testing import ScriptedProber, fake_resolve
+from snisweep.testing import ScriptedProber, ScriptedResolver, fake_address, fake_resolve
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def clock() -> trio.testing.MockClock:
+    return trio.testing.MockClock(autojump_threshold=0)
+
+
+@pytest.fixture
+def anyio_backend(clock: trio.testing.MockClock) -> tuple[str, dict[str, object]]:
+    return ("trio", {"clock": clock})
+
 
 GOOD = Handshake("TLSv1.3", "TLS_AES_128_GCM_SHA256", Certificate("aa" * 32, dns_names=("*.t",)))
 OTHER = Handshake("TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", Certificate("bb" * 32))
@@ -35,14 +54,23 @@ RESET = Failure(FailureKind.RESET, "the connection was reset")
 
 
 async def run(scanner: Scanner, endpoints: list[Endpoint] | Iterator[Endpoint]) -> list[Record]:
+    return [record for _, record in await run_timed(scanner, endpoints)]
+
+
+async def run_timed(
+    scanner: Scanner,
+    endpoints: list[Endpoint] | Iterator[Endpoint],
+    into: list[tuple[float, Record]] | None = None,
+) -> list[tuple[float, Record]]:
+    """Every record with the (virtual) time it arrived, appended to ``into`` as they come."""
+    timed: list[tuple[float, Record]] = [] if into is None else into
     send, receive = anyio.create_memory_object_stream[Record](10)
-    records: list[Record] = []
     async with anyio.create_task_group() as group:
         group.start_soon(scanner.run, endpoints, send)
         async with receive:
             async for record in receive:
-                records.append(record)
-    return records
+                timed.append((anyio.current_time(), record))
+    return timed
 
 
 def named(host: str, **kw: object) -> Endpoint:
@@ -129,40 +157,228 @@ async def test_a_bug_in_one_probe_becomes_its_row() -> None:
     assert "boom" in bad.sni_error
 
 
-async def test_concurrency_and_per_host_limits_hold() -> None:
-    prober = ScriptedProber(lambda a, p, n, i: GOOD, delay=0.01)
-    limits = Limits(concurrency=6, per_host=3)
-    # Half the endpoints share one address, so the per-address cap is what binds for them.
-    endpoints = [named(f"s{i}.t", address="192.0.2.200") for i in range(12)]
-    endpoints += [named(f"u{i}.t") for i in range(12)]
-    records = await run(Scanner(prober, fake_resolve, limits), endpoints)
-    assert len(records) == 24
-    assert prober.max_in_flight <= 2 * limits.concurrency
-    assert max(prober.max_per_address.values()) <= limits.per_host
-    assert prober.max_per_address["192.0.2.200"] == limits.per_host
+async def test_runs_on_the_virtual_clock(clock: trio.testing.MockClock) -> None:
+    assert trio.lowlevel.current_clock() is clock
+    await anyio.sleep(3600)
+    assert anyio.current_time() == 3600.0
 
 
-async def test_endpoints_are_pulled_lazily() -> None:
-    pulled = 0
-    started = anyio.Event()
+def spread(count: int, **kw: object) -> list[Endpoint]:
+    """``count`` endpoints, each pinned to an address of its own."""
+    return [named(f"e{i}.t", address=f"198.51.100.{i + 1}", **kw) for i in range(count)]
+
+
+async def test_concurrency_bounds_the_scan_time() -> None:
+    # 20 endpoints, 5 at a time, both probes of each at once and 1 s long: 4 waves of 1 s.
+    prober = ScriptedProber(GOOD, delay=1.0)
+    timed = await run_timed(Scanner(prober, fake_resolve, Limits(concurrency=5)), spread(20))
+    assert anyio.current_time() == 4.0
+    assert sorted(at for at, _ in timed) == [1.0] * 5 + [2.0] * 5 + [3.0] * 5 + [4.0] * 5
+    assert sorted(prober.started()) == [0.0] * 10 + [1.0] * 10 + [2.0] * 10 + [3.0] * 10
+    assert prober.max_in_flight == 10
+    assert len({record.host for _, record in timed}) == 20
+
+
+@pytest.mark.parametrize(("concurrency", "ends_at"), [(1, 20.0), (3, 7.0), (20, 1.0), (100, 1.0)])
+async def test_scan_time_is_ceil_of_endpoints_over_concurrency(
+    concurrency: int, ends_at: float
+) -> None:
+    prober = ScriptedProber(GOOD, delay=1.0)
+    await run(Scanner(prober, fake_resolve, Limits(concurrency=concurrency)), spread(20))
+    assert anyio.current_time() == ends_at
+    assert prober.max_in_flight == 2 * min(concurrency, 20)
+
+
+async def test_per_host_limit_queues_connections_to_one_address() -> None:
+    # Three endpoints on one address make six connections there, two at a time: 3 s. The
+    # endpoints elsewhere are not held up by that queue.
+    prober = ScriptedProber(GOOD, delay=1.0)
+    shared = [named(f"s{i}.t", address="192.0.2.200") for i in range(3)]
+    elsewhere = [named(f"u{i}.t", address=f"192.0.2.{i + 1}") for i in range(2)]
+    scanner = Scanner(prober, fake_resolve, Limits(concurrency=10, per_host=2))
+    timed = await run_timed(scanner, shared + elsewhere)
+    done = {record.host: at for at, record in timed}
+    assert anyio.current_time() == 3.0
+    assert (done["u0.t"], done["u1.t"]) == (1.0, 1.0)
+    assert max(done[f"s{i}.t"] for i in range(3)) == 3.0
+    on_shared = sorted(c.started for c in prober.log if c.address == "192.0.2.200")
+    assert on_shared == [0.0, 0.0, 1.0, 1.0, 2.0, 2.0]
+    assert prober.max_per_address == {"192.0.2.200": 2, "192.0.2.1": 2, "192.0.2.2": 2}
+
+
+async def test_per_host_limit_counts_both_probes_of_one_endpoint() -> None:
+    # per_host=1: the probe without SNI waits for the one with SNI on the same address.
+    prober = ScriptedProber(GOOD, delay=1.0)
+    (record,) = await run(Scanner(prober, fake_resolve, Limits(per_host=1)), spread(1))
+    assert anyio.current_time() == 2.0
+    assert sorted(prober.started()) == [0.0, 1.0]
+    assert record.verdict is Verdict.OPTIONAL
+
+
+async def test_endpoints_are_pulled_lazily_as_slots_free_up() -> None:
+    pulls: list[float] = []
+    exhausted: list[float] = []
 
     def endpoints() -> Iterator[Endpoint]:
-        nonlocal pulled
-        for i in range(1000):
-            pulled += 1
-            yield named(f"lazy{i}.t")
+        for endpoint in spread(12):
+            pulls.append(anyio.current_time())
+            yield endpoint
+        exhausted.append(anyio.current_time())
 
-    prober = ScriptedProber(lambda a, p, n, i: GOOD, delay=0.05)
-    scanner = Scanner(prober, fake_resolve, Limits(concurrency=5, per_host=4))
-    send, receive = anyio.create_memory_object_stream[Record](0)
-    async with anyio.create_task_group() as group:
-        group.start_soon(scanner.run, endpoints(), send)
-        async with receive:
-            await receive.receive()
-            started.set()
-            # One record is out; the generator may be ahead by at most the in-flight slots.
-            assert pulled <= 5 + 1
-            group.cancel_scope.cancel()
+    prober = ScriptedProber(GOOD, delay=1.0)
+    await run(Scanner(prober, fake_resolve, Limits(concurrency=5)), endpoints())
+    # One endpoint is taken when a slot is free, never ahead: memory does not grow with the list.
+    assert pulls == [0.0] * 5 + [1.0] * 5 + [2.0] * 2
+    assert exhausted == [2.0]
+    assert anyio.current_time() == 3.0
+
+
+async def test_records_arrive_as_endpoints_finish() -> None:
+    seconds = {"198.51.100.1": 3.0, "198.51.100.2": 1.0, "198.51.100.3": 2.0}
+    prober = ScriptedProber(GOOD, delay=lambda address, name, attempt: seconds[address])
+    timed = await run_timed(Scanner(prober, fake_resolve), spread(3))
+    assert [(at, record.host) for at, record in timed] == [
+        (1.0, "e1.t"),
+        (2.0, "e2.t"),
+        (3.0, "e0.t"),
+    ]
+
+
+async def test_cancelling_the_scan_leaves_nothing_running() -> None:
+    # Cancelled at 2.5 s: the two waves that ended (1 s, 2 s) have their rows, the third was
+    # stopped midway, no probe is left running and no per-address slot is left taken.
+    prober = ScriptedProber(GOOD, delay=1.0)
+    scanner = Scanner(prober, fake_resolve, Limits(concurrency=5))
+    pulled: list[Endpoint] = []
+
+    def endpoints() -> Iterator[Endpoint]:
+        for endpoint in spread(20):
+            pulled.append(endpoint)
+            yield endpoint
+
+    timed: list[tuple[float, Record]] = []
+    with anyio.move_on_after(2.5):
+        await run_timed(scanner, endpoints(), timed)
+    assert anyio.current_time() == 2.5
+    assert sorted(at for at, _ in timed) == [1.0] * 5 + [2.0] * 5
+    assert len(pulled) == 15
+    assert prober.in_flight == 0
+    assert [c.ended for c in prober.log if c.cancelled] == [2.5] * 10
+    assert all(c.ended is not None for c in prober.log)
+    assert len(prober.log) == 30
+    assert scanner._addresses._held == {}
+    assert scanner._addresses._waiting == {}
+
+
+# --- retries on the clock ----------------------------------------------------------------------
+
+
+async def test_retries_run_one_after_another() -> None:
+    # Without SNI every attempt is reset after 0.5 s: three attempts (retries=2) end at 1.5 s,
+    # while the probe with SNI answered at 1.0 s.
+    def script(address: str, port: int, name: str | None, attempt: int) -> Observation:
+        return GOOD if name is not None else RESET
+
+    def delay(address: str, name: str | None, attempt: int) -> float:
+        return 1.0 if name is not None else 0.5
+
+    prober = ScriptedProber(script, delay)
+    (record,) = await run(Scanner(prober, fake_resolve), spread(1, retries=2))
+    assert anyio.current_time() == 1.5
+    assert prober.started(sni=False) == [0.0, 0.5, 1.0]
+    assert prober.started(sni=True) == [0.0]
+    assert (record.verdict, record.reason, record.attempts) == (
+        Verdict.REQUIRED,
+        Reason.NOSNI_RESET,
+        4,
+    )
+
+
+async def test_a_retry_that_succeeds_ends_the_retries() -> None:
+    def script(address: str, port: int, name: str | None, attempt: int) -> Observation:
+        return RESET if name is None and attempt == 1 else GOOD
+
+    prober = ScriptedProber(script, delay=0.5)
+    (record,) = await run(Scanner(prober, fake_resolve), spread(1, retries=5))
+    assert anyio.current_time() == 1.0
+    assert prober.started(sni=False) == [0.0, 0.5]
+    assert (record.verdict, record.attempts) == (Verdict.OPTIONAL, 3)
+
+
+async def test_a_probe_never_outlasts_its_timeout() -> None:
+    # A silent server without SNI: each attempt ends at the endpoint's timeout (5 s), and the
+    # retry makes it 10 s.
+    def delay(address: str, name: str | None, attempt: int) -> float:
+        return 1.0 if name is not None else 3600.0
+
+    prober = ScriptedProber(GOOD, delay)
+    (record,) = await run(Scanner(prober, fake_resolve), spread(1, timeout=5.0, retries=1))
+    assert anyio.current_time() == 10.0
+    assert prober.started(sni=False) == [0.0, 5.0]
+    assert (record.verdict, record.reason) == (Verdict.REQUIRED, Reason.NOSNI_TIMEOUT)
+    assert record.nosni_error == "handshake-timeout: no handshake within 5 s"
+
+
+# --- resolution on the clock -------------------------------------------------------------------
+
+
+async def test_resolution_comes_before_both_probes() -> None:
+    resolver = ScriptedResolver({"slow.t": "203.0.113.5"}, delay=0.25)
+    prober = ScriptedProber(GOOD, delay=1.0)
+    (record,) = await run(Scanner(prober, resolver), [named("slow.t")])
+    assert anyio.current_time() == 1.25
+    assert [(lookup.host, lookup.started, lookup.ended) for lookup in resolver.log] == [
+        ("slow.t", 0.0, 0.25)
+    ]
+    assert prober.started() == [0.25, 0.25]
+    assert {c.address for c in prober.log} == {"203.0.113.5"}
+    assert record.address == "203.0.113.5"
+
+
+async def test_resolution_holds_its_endpoints_slot() -> None:
+    # 10 endpoints, 5 at a time, 1 s of DNS and 1 s of probes each: two waves of 2 s.
+    resolver = ScriptedResolver(delay=1.0)
+    prober = ScriptedProber(GOOD, delay=1.0)
+    endpoints = [named(f"r{i}.t") for i in range(10)]
+    timed = await run_timed(Scanner(prober, resolver, Limits(concurrency=5)), endpoints)
+    assert anyio.current_time() == 4.0
+    assert sorted(lookup.started for lookup in resolver.log) == [0.0] * 5 + [2.0] * 5
+    assert sorted(at for at, _ in timed) == [2.0] * 5 + [4.0] * 5
+    assert {record.address for _, record in timed} == {fake_address(e.host) for e in endpoints}
+
+
+async def test_a_pinned_address_or_an_ip_literal_is_not_resolved() -> None:
+    resolver = ScriptedResolver(delay=10.0)
+    prober = ScriptedProber(GOOD, delay=1.0)
+    endpoints = [named("pinned.t", address="198.51.100.9"), Endpoint(host="192.0.2.9", port=443)]
+    await run(Scanner(prober, resolver), endpoints)
+    assert anyio.current_time() == 1.0
+    assert resolver.log == []
+
+
+async def test_a_slow_resolver_gives_a_dns_failure_at_the_timeout() -> None:
+    resolver = ScriptedResolver(delay=lambda host: 60.0 if host == "slow.t" else 0.0)
+    prober = ScriptedProber(GOOD, delay=1.0)
+    timed = await run_timed(
+        Scanner(prober, resolver), [named("slow.t", timeout=3.0), named("fast.t", timeout=3.0)]
+    )
+    done = {record.host: (at, record) for at, record in timed}
+    at, slow = done["slow.t"]
+    assert at == 3.0
+    assert (slow.verdict, slow.reason, slow.attempts) == (Verdict.ERROR, Reason.DNS_FAILURE, 0)
+    assert slow.sni_error == "dns-failure: no answer for slow.t within 3 s"
+    assert slow.address is None
+    assert done["fast.t"][0] == 1.0
+    assert {c.address for c in prober.log} == {fake_address("fast.t")}
+
+
+async def test_scripted_answers_include_failures() -> None:
+    gone = Failure(FailureKind.DNS, "gone.t does not resolve (Name or service not known)")
+    resolver = ScriptedResolver({"gone.t": gone})
+    prober = ScriptedProber(GOOD)
+    (record,) = await run(Scanner(prober, resolver), [named("gone.t")])
+    assert (record.reason, record.sni_error) == (Reason.DNS_FAILURE, f"dns-failure: {gone.message}")
+    assert prober.log == []
 
 
 async def test_duplicate_free_output_for_many_endpoints() -> None:
@@ -196,14 +412,21 @@ async def test_probe_without_sni_stops_when_the_probe_with_sni_failed() -> None:
     def script(address: str, port: int, name: str | None, attempt: int) -> Observation:
         return refused if name is not None else GOOD
 
-    # The probe without SNI is slower, so it is still running when the other one gives up.
-    prober = ScriptedProber(script, delay=lambda name: 0.0 if name else 5.0)
-    records = await run(Scanner(prober, fake_resolve), [named("dead.t", retries=1)])
-    record = records[0]
+    def delay(address: str, name: str | None, attempt: int) -> float:
+        return 0.5 if name is not None else 4.0
+
+    # With SNI: refused at 0.5 s, and again at 1.0 s (retries=1). The probe without SNI, still
+    # running then, is stopped at 1.0 s instead of ending at 4.0 s.
+    prober = ScriptedProber(script, delay)
+    (record,) = await run(Scanner(prober, fake_resolve), [named("dead.t", retries=1)])
+    assert anyio.current_time() == 1.0
+    assert prober.started(sni=True) == [0.0, 0.5]
+    (without_sni,) = (c for c in prober.log if c.server_name is None)
+    assert (without_sni.started, without_sni.ended, without_sni.cancelled) == (0.0, 1.0, True)
     assert (record.verdict, record.reason) == (Verdict.ERROR, Reason.CONNECT_REFUSED)
     assert record.nosni_error is None
     assert record.nosni_cert_sha256 is None
-    assert record.attempts == sum(prober.calls.values())
+    assert record.attempts == sum(prober.calls.values()) == 3
 
 
 async def test_a_failing_list_lets_started_endpoints_finish_first() -> None:
@@ -212,24 +435,26 @@ async def test_a_failing_list_lets_started_endpoints_finish_first() -> None:
         yield named("second.t")
         raise RuntimeError("the list changed")
 
-    prober = ScriptedProber(lambda a, p, n, i: GOOD, delay=0.05)
+    prober = ScriptedProber(GOOD, delay=1.0)
     send, receive = anyio.create_memory_object_stream[Record](10)
     records: list[Record] = []
-    failure: Exception | None = None
+    failure: tuple[float, Exception] | None = None
 
     async def scan() -> None:
         nonlocal failure
         try:
             await Scanner(prober, fake_resolve).run(endpoints(), send)
         except RuntimeError as exc:
-            failure = exc
+            failure = (anyio.current_time(), exc)
 
     async with anyio.create_task_group() as group:
         group.start_soon(scan)
         async with receive:
             async for record in receive:
                 records.append(record)
-    assert str(failure) == "the list changed"
+    assert failure is not None
+    # Raised once the two endpoints started at 0 s have ended, at 1 s.
+    assert (failure[0], str(failure[1])) == (1.0, "the list changed")
     assert sorted(r.host for r in records) == ["first.t", "second.t"]
 
 
@@ -296,8 +521,15 @@ async def test_a_refusal_without_sni_is_confirmed_by_the_retries() -> None:
     def script(address: str, port: int, name: str | None, attempt: int) -> Observation:
         return answered(200) if name else answered(403)
 
-    prober = ScriptedProber(script)
+    def delay(address: str, name: str | None, attempt: int) -> float:
+        return 2.0 if name is not None else 1.0
+
+    # The confirmation starts once the probe with SNI has its answer (2 s: a refusal counts
+    # only where the request with SNI was not refused), then runs the retries one by one.
+    prober = ScriptedProber(script, delay)
     (record,) = await run(Scanner(prober, fake_resolve), [named("a.t", retries=2)])
+    assert anyio.current_time() == 4.0
+    assert prober.started(sni=False) == [0.0, 2.0, 3.0]
     assert record.verdict is Verdict.REQUIRED
     assert record.reason is Reason.NOSNI_HTTP_REFUSED
     address = await fake_resolve("a.t", 443, 1.0)
@@ -312,7 +544,10 @@ async def test_a_refusal_that_a_retry_contradicts_does_not_count() -> None:
             return answered(421)
         return answered(200)
 
-    (record,) = await run(Scanner(ScriptedProber(script), fake_resolve), [named("a.t")])
+    prober = ScriptedProber(script, delay=1.0)
+    (record,) = await run(Scanner(prober, fake_resolve), [named("a.t", retries=3)])
+    assert anyio.current_time() == 2.0
+    assert prober.started(sni=False) == [0.0, 1.0]
     assert record.verdict is Verdict.OPTIONAL
     assert record.reason is Reason.SAME_CERTIFICATE
     assert record.nosni_http_status == 200
@@ -320,8 +555,9 @@ async def test_a_refusal_that_a_retry_contradicts_does_not_count() -> None:
 
 
 async def test_a_refusal_with_sni_too_is_not_retried() -> None:
-    prober = ScriptedProber(lambda a, p, n, i: answered(403))
+    prober = ScriptedProber(answered(403), delay=1.0)
     (record,) = await run(Scanner(prober, fake_resolve), [named("a.t", retries=3)])
+    assert anyio.current_time() == 1.0
     assert record.verdict is Verdict.OPTIONAL
     assert sum(prober.calls.values()) == 2
 

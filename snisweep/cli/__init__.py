@@ -35,15 +35,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         with interrupts_held():
             from snisweep.cli.commands import main as run  # noqa: PLC0415 - signals set first
 
-        return run(argv)
+        code = run(argv)
     except KeyboardInterrupt:
         # Only before the command's own handling is in place: while the modules load.
         sys.stderr.write("snisweep: interrupted\n")
         sys.stderr.flush()
-        return EXIT_INTERRUPTED
+        code = EXIT_INTERRUPTED
     finally:
         if previous is signal.SIG_DFL and signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:
             signal.signal(signal.SIGTERM, previous)
+    if code == EXIT_INTERRUPTED:
+        # An interrupt can land while an object is half made (an event loop being set up), and
+        # its finalizer then complains at exit ("Exception ignored in BaseEventLoop.__del__"):
+        # the one line already said what happened, so such complaints are not shown.
+        sys.unraisablehook = _ignore
+    return code
+
+
+def _ignore(unraisable: sys.UnraisableHookArgs) -> None:
+    del unraisable
 
 
 @contextmanager

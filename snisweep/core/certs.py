@@ -2,7 +2,9 @@
 
 Certificates come from untrusted servers, so nothing here raises on their content: what cannot
 be read is left empty and named in ``Certificate.parse_error``, and every text field is passed
-through :func:`printable` before it reaches a row or a terminal.
+through :func:`printable` before it reaches a row or a terminal. Only the errors that bad content
+makes cryptography raise are caught, each where it can happen; anything else is a bug, and
+raises (the scheduler turns it into an ``internal-error`` row).
 
 Host name matching (:func:`covers`)
 -----------------------------------
@@ -78,6 +80,19 @@ _LEGAL_PATTERN = re.compile(r"[A-Za-z0-9_.*-]+")
 
 _SAN_OID = b"\x55\x1d\x11"  # 2.5.29.17, DER content of the OBJECT IDENTIFIER
 
+# What cryptography raises for a certificate it loaded but cannot read further (found by
+# fuzzing DER and by odd certificates, see tests/test_certs.py). Anything else is a bug and
+# must be seen as one.
+_NAME_ERRORS = (
+    ValueError,  # a string that breaks its type: invalid UTF-8 in a UTF8String, IA5 over 0x7F
+    TypeError,  # a BIT STRING value for an attribute other than x500UniqueIdentifier
+)
+_EXTENSION_ERRORS = (
+    *_NAME_ERRORS,  # the same, inside a directoryName; malformed extensions are ValueErrors
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,  # x400Address, ediPartyName
+)
+
 
 def printable(text: str, limit: int = 1024) -> str:
     """``text`` made safe to show: invisible and control characters escaped, length capped.
@@ -150,10 +165,13 @@ def inspect(der: bytes) -> Certificate:
         if cached is not None:
             _inspected.move_to_end(digest)
             return cached
-    try:
+    # cryptography warns (CryptographyDeprecationWarning, UserWarning) about certificates it
+    # still reads but dislikes: a negative serial number, a country name of three letters, ...
+    # Servers send those; the warning says nothing to our user, would reach the terminal, and
+    # turns into an error under ``-W error``.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         certificate = _inspect(der, digest)
-    except Exception:  # a bug or a parser surprise must not end the scan
-        certificate = Certificate(sha256=digest, parse_error=NOT_A_CERTIFICATE)
     with _inspected_lock:
         _inspected[digest] = certificate
         _inspected.move_to_end(digest)
@@ -164,13 +182,8 @@ def inspect(der: bytes) -> Certificate:
 
 def _inspect(der: bytes, digest: str) -> Certificate:
     try:
-        # cryptography warns (CryptographyDeprecationWarning) about certificates it still
-        # accepts but dislikes, such as a negative serial number. Servers send those; the
-        # warning says nothing to our user and turns into an error under ``-W error``.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            cert = x509.load_der_x509_certificate(der)
-    except Exception:
+        cert = x509.load_der_x509_certificate(der)
+    except (ValueError, x509.InvalidVersion):  # bad DER, a bad string, a bad date, version 4+
         return Certificate(sha256=digest, parse_error=NOT_A_CERTIFICATE)
 
     errors: list[str] = []
@@ -183,15 +196,15 @@ def _inspect(der: bytes, digest: str) -> Certificate:
             printable(_text(attribute.value))
             for attribute in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
         )
-    except Exception:
+    except _NAME_ERRORS:
         errors.append(UNREADABLE_SUBJECT)
     try:
         issuer = printable(cert.issuer.rfc4514_string())
-    except Exception:
+    except _NAME_ERRORS:
         errors.append(UNREADABLE_ISSUER)
     try:
         not_after = cert.not_valid_after_utc
-    except Exception:
+    except ValueError:  # a GeneralizedTime in year 0, which datetime cannot hold
         errors.append(UNREADABLE_EXPIRY)
     sans = _sans(cert, der, errors)
     return Certificate(
@@ -222,7 +235,7 @@ def _sans(cert: x509.Certificate, der: bytes, errors: list[str]) -> _Sans:
         extension = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
     except x509.ExtensionNotFound:
         return sans
-    except Exception:
+    except _EXTENSION_ERRORS:
         # cryptography rejects all extensions at once when one of them is malformed (a 5-byte
         # iPAddress, a duplicate extension, an exotic GeneralName, ...); a browser would still
         # show the names, and the scan should still be able to match them.
@@ -311,10 +324,7 @@ def covers(certificate: Certificate, identity: str) -> bool:
     name nor an IP address is covered by nothing. Cached by certificate (which its SHA-256
     determines) and identity.
     """
-    try:
-        return _covers(certificate, identity)
-    except Exception:  # untrusted input must never end the scan
-        return False
+    return _covers(certificate, identity)
 
 
 @dataclass(frozen=True, slots=True)
