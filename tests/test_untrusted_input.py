@@ -4,14 +4,16 @@ never let a spreadsheet formula or a terminal control character through. No sock
 from __future__ import annotations
 
 import hashlib
+import re
 import tempfile
 import unicodedata
 from pathlib import Path
 
+from cryptography import x509
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snisweep.core.certs import covers, inspect, printable
+from snisweep.core.certs import NOT_A_CERTIFICATE, covers, inspect, printable
 from snisweep.errors import ConfigError
 from snisweep.lab.clienthello import parse_client_hello, record_length
 from snisweep.lists.load import load, parse_endpoint_string
@@ -40,6 +42,12 @@ def test_printable_escapes_every_control_character(text: str, limit: int) -> Non
 def test_inspect_never_raises_on_garbage(der: bytes) -> None:
     certificate = inspect(der)
     assert certificate.sha256 == hashlib.sha256(der).hexdigest()
+    try:
+        x509.load_der_x509_certificate(der)
+    except ValueError:
+        # What cryptography cannot load is named so, with no fact made up.
+        assert certificate.parse_error == NOT_A_CERTIFICATE
+        assert (certificate.subject, certificate.sans, certificate.not_after) == ("", (), None)
 
 
 @given(
@@ -51,7 +59,18 @@ def test_covers_never_raises(dns_names: list[str], common_names: list[str], iden
     certificate = Certificate(
         "00" * 32, dns_names=tuple(dns_names), common_names=tuple(common_names)
     )
-    assert covers(certificate, identity) in (True, False)
+    result = covers(certificate, identity)
+    assert isinstance(result, bool)
+    if result and identity.isascii():
+        # Covered only by an entry that is the name, or a wildcard for its first label.
+        name = identity.strip().lower().removesuffix(".")
+        entries = [e.strip().lower().removesuffix(".") for e in dns_names or common_names]
+        tail = name.partition(".")[2]
+        assert any(e == name or (e.startswith("*.") and e[2:] == tail) for e in entries)
+    if dns_names and dns_names[0].isascii():
+        entry = dns_names[0].strip().lower()
+        if re.fullmatch(r"[a-z](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z](?:[a-z0-9-]*[a-z0-9])?)+", entry):
+            assert covers(certificate, entry) is True  # a plain name covers itself
 
 
 @settings(max_examples=300)
