@@ -135,15 +135,9 @@ class Endpoint:
     tags: tuple[str, ...] = ()
     timeout: float = 5.0
     retries: int = 1
-    origin: str = ""  # "FILE:LINE" where the endpoint was listed, for messages
     # The request target of the HTTP check (the URL's path and query, else "/"); None for a
     # plain TLS endpoint (``protocol: tls``, or a URL of a scheme that is not HTTP).
     http_path: str | None = "/"
-
-    @property
-    def key(self) -> tuple[str, int, str | None, str | None]:
-        """Identity for de-duplication: two entries with the same key are scanned once."""
-        return (self.host, self.port, self.address, self.sni)
 
     @property
     def identity(self) -> str:
