@@ -50,9 +50,18 @@ def test_every_column(tmp_path: Path) -> None:
         tags=("billing", "soap"),
         timeout=2.5,
         retries=0,
-        origin=endpoint.origin,
     )
-    assert endpoint.origin.endswith("list.csv:2")
+
+
+@pytest.mark.parametrize("end", ["\r", "\r\n", "\n"])
+def test_every_line_end_ends_a_row(tmp_path: Path, end: str) -> None:
+    text = end.join(
+        ["host,label", "a.example.com,A", 'b.example.com,"B', 'two lines"', "x..y,", ""]
+    )
+    (problem,) = problems_of(tmp_path, text)
+    assert problem.line == 5  # the physical line, a lone CR ending one too
+    (a, b) = endpoints_of(tmp_path, text.replace("x..y", "c.example.com"))[:2]
+    assert (a.label, b.label) == ("A", f"B{end}two lines")  # a cell keeps the line end in it
 
 
 def test_headers_are_case_insensitive_and_other_columns_ignored(tmp_path: Path) -> None:
@@ -65,7 +74,9 @@ def test_empty_cells_take_the_settings_and_empty_rows_are_skipped(tmp_path: Path
     text = "host,port,timeout,retries,tags\n\n,,,,\na.example.com,,,,\n  ,  ,  ,  ,  \n"
     (endpoint,) = endpoints_of(tmp_path, text, Settings(port=636, timeout=2, retries=3))
     assert (endpoint.port, endpoint.timeout, endpoint.retries, endpoint.tags) == (636, 2.0, 3, ())
-    assert endpoint.origin.endswith(":4")
+    # the blank and empty rows count as lines
+    (problem,) = problems_of(tmp_path, text + "bad..example.com,,,,\n")
+    assert problem.line == 6
 
 
 def test_url_column(tmp_path: Path) -> None:
@@ -245,8 +256,10 @@ def test_every_problem_of_a_row_is_reported(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "line", "message"),
     [
-        ("", None, "the file is empty"),
-        ("\n\n", None, "the file is empty"),
+        ("", 1, "the file is empty"),
+        ("\n\n", 1, "the file is empty"),
+        ("\ufeff", 1, "the file is empty"),  # a byte order mark, and nothing else
+        ("\ufeff\r\n", 1, "the file is empty"),
         ("name,owner\na,b\n", 1, "the header names no 'host' and no 'url' column"),
         ("a.example.com\nb.example.com\n", 1, "is the first row a header?"),
         ("host,Host\na,b\n", 1, "column 'host' appears twice in the header (columns 1 and 2)"),

@@ -64,17 +64,31 @@ def test_comments_blank_lines_and_line_numbers(tmp_path: Path) -> None:
         "https://b.example.com/#/login\n"
         "c.example.com\t# after a tab\n"
     )
-    endpoints = endpoints_of(tmp_path, text)
-    assert [(e.host, e.origin.rpartition(":")[2]) for e in endpoints] == [
-        ("a.example.com", "3"),
-        ("b.example.com", "6"),
-        ("c.example.com", "7"),
+    assert [e.host for e in endpoints_of(tmp_path, text)] == [
+        "a.example.com",
+        "b.example.com",
+        "c.example.com",
     ]
+    # every line counts, blank and comment lines too
+    assert [p.line for p in problems_of(tmp_path, text + "bad..example.com\n")] == [8]
 
 
 def test_bom_and_crlf(tmp_path: Path) -> None:
     text = "\ufeffa.example.com\r\nb.example.com:8443\r\n".encode()
     assert [(e.host, e.port) for e in endpoints_of(tmp_path, text)] == [
+        ("a.example.com", 443),
+        ("b.example.com", 8443),
+    ]
+
+
+@pytest.mark.parametrize("end", [b"\r", b"\r\n", b"\n"])
+def test_every_line_end_ends_a_line(tmp_path: Path, end: bytes) -> None:
+    # A lone CR too (old Mac exports): a list that starts with a comment is not one comment.
+    text = end.join([b"# exported", b"a.example.com", b"b.example.com:8443  # x", b"bad..x", b""])
+    with pytest.raises(ConfigError) as caught:
+        load([write(tmp_path, text)])
+    assert [p.line for p in caught.value.problems] == [4]
+    assert [(e.host, e.port) for e in endpoints_of(tmp_path, text.replace(b"bad..x", b""))] == [
         ("a.example.com", 443),
         ("b.example.com", 8443),
     ]
@@ -123,7 +137,6 @@ def test_the_list_suffix_is_text_too(tmp_path: Path) -> None:
         ("gopher://a.example.com", "unsupported URL scheme 'gopher://'"),
         ("a:b:c", "is neither host:port nor an IPv6 address"),
         ("https://a.example.com/a b", "a space in the URL's path or query '/a b'"),
-        ("https://a.example.com/x\ry", "a control character (U+000D) in the URL's path"),
         ("https://a.example.com/x\x00y", "a control character (U+0000) in the URL's path"),
         ("https://a.example.com/x\x0cy", "a control character (U+000C) in the URL's path"),
         ("https://a.example.com/" + "x" * 2048, "2049 characters long; 2048 at most"),

@@ -1,5 +1,8 @@
 """The YAML line reader against libyaml: whatever it reads, it reads as libyaml does; whatever
-it cannot, it declines. No sockets."""
+it cannot, it declines; it reads any input in linear time. No sockets.
+
+The line reader is called alone here (``YamlReader.read_lines``): in ``YamlReader`` libyaml
+takes over wherever it declines or fails, which would hide a bug in it from these tests."""
 
 from __future__ import annotations
 
@@ -10,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from snisweep.lists.rules import Defaults, Entry
-from snisweep.lists.yaml_lines import Declined, read_parts
+from snisweep.lists.yaml_lines import ENDPOINTS, ENTRY, Declined, read_parts
 from snisweep.lists.yaml_list import YamlReader
+from snisweep.lists.yaml_nodes import Map, Scalar, Seq
 
 BASE = Defaults(443, 5.0, 1)
 
@@ -23,17 +27,39 @@ def read(text: str, *, by_lines: bool) -> tuple[list[Entry], list[str], YamlRead
     return entries, [str(problem) for problem in reader.problems], reader
 
 
-def assert_same_as_libyaml(text: str) -> YamlReader:
-    """Both readers give the same entries, problems and defaults; returns the line reader."""
-    by_lines, line_problems, reader = read(text, by_lines=True)
-    by_events, event_problems, events = read(text, by_lines=False)
-    assert by_lines == by_events
-    assert line_problems == event_problems
-    assert (reader.defaults, reader.defaults_came_late) == (
-        events.defaults,
-        events.defaults_came_late,
-    )
-    return reader
+def read_by_lines(text: str) -> tuple[list[Entry], YamlReader, Declined | None]:
+    """The line reader alone, without libyaml to fall back on: what it yielded, the reader,
+    and where it declined (None when it read it all). Any other exception fails the test."""
+    data = text.encode("utf-8")
+    reader = YamlReader("list.yaml", lambda: io.BytesIO(data), BASE)
+    entries: list[Entry] = []
+    try:
+        entries.extend(reader.read_lines())
+    except Declined as declined:
+        return entries, reader, declined
+    return entries, reader, None
+
+
+def assert_same_as_libyaml(text: str) -> bool:
+    """What the line reader reads, it reads as libyaml does: all of the document, with the
+    same entries, problems and defaults, or the entries before the line where it declines
+    (libyaml goes on from there). Whether it read it all; ``YamlReader`` then agrees too."""
+    lines, reader, declined = read_by_lines(text)
+    events, event_problems, libyaml = read(text, by_lines=False)
+    if declined is None:
+        assert lines == events
+        assert [str(problem) for problem in reader.problems] == event_problems == []
+        assert (reader.defaults, reader.defaults_came_late) == (
+            libyaml.defaults,
+            libyaml.defaults_came_late,
+        )
+    else:
+        assert lines == events[: len(lines)]
+    # and the reader the lists are read with, line reader and fallback together
+    both, problems, whole = read(text, by_lines=True)
+    assert (both, problems, whole.defaults) == (events, event_problems, libyaml.defaults)
+    assert whole.read_by_lines is (declined is None)
+    return declined is None
 
 
 # --- what the line reader reads ---------------------------------------------------------------
@@ -81,8 +107,7 @@ READ_BY_LINES = [
 
 @pytest.mark.parametrize("text", READ_BY_LINES)
 def test_the_line_reader_reads_as_libyaml_does(text: str) -> None:
-    reader = assert_same_as_libyaml(text)
-    assert reader.read_by_lines, "declined a document of the subset"
+    assert assert_same_as_libyaml(text), "declined a document of the subset"
 
 
 def test_lists_as_generated_are_read_by_lines() -> None:
@@ -98,8 +123,7 @@ def test_lists_as_generated_are_read_by_lines() -> None:
         "".join(f"- host-{i}.example.com\n" for i in range(300)),
     ]
     for text in shapes:
-        reader = assert_same_as_libyaml(text)
-        assert reader.read_by_lines
+        assert assert_same_as_libyaml(text)
 
 
 # --- what it declines -------------------------------------------------------------------------
@@ -146,15 +170,16 @@ DECLINED = [
 
 @pytest.mark.parametrize("text", DECLINED)
 def test_the_line_reader_declines_the_rest(text: str) -> None:
-    reader = assert_same_as_libyaml(text)
-    assert not reader.read_by_lines
+    assert not assert_same_as_libyaml(text)
 
 
 def test_a_list_declined_half_way_keeps_the_entries_read() -> None:
     text = "endpoints:\n" + "".join(f"  - e{i}.example.com\n" for i in range(5))
     text += "  - &x f.example.com\n  - *x\n  - g.example.com\n"
-    reader = assert_same_as_libyaml(text)
-    assert not reader.read_by_lines
+    assert not assert_same_as_libyaml(text)
+    _, _, declined = read_by_lines(text)
+    assert declined is not None
+    assert declined.line == 7
     assert [entry[0] for entry in read(text, by_lines=True)[0]] == [
         *(f"e{i}.example.com" for i in range(5)),
         "f.example.com",
@@ -338,17 +363,25 @@ def test_valid_documents_read_as_libyaml_does(text: str) -> None:
     assert_same_as_libyaml(text)
 
 
+PIECES = st.sampled_from(
+    ["endpoints:", "defaults:", "\n", "  ", "- ", "host: ", "port: ", "tags: ", "[", "]",
+     "{", "}", ",", ":", "#", "'", '"', "a.example.com", "443", "&a ", "*a", "!!str ",
+     "---", "\t", "\r", "\x00", "é", "|", ">", "? ", "~", "yes", " #x"]
+)  # fmt: skip
+# Whole lines of the subset, most of them, so that the pieces often make a document the line
+# reader reads (random pieces alone nearly always hold a line it declines at once).
+LINES = st.sampled_from(
+    ["endpoints:", "defaults:", "  - host: a.example.com", "    port: 8443", "  - b.c",
+     "    tags:", "      - x", "- host: d.e", "  port: 1", "  - {host: f.g, port: 2}",
+     "  tags: [x, y]", "  - h.i:3", "", "# c", "  timeout: 2.5", "---"]
+).map(lambda line: line + "\n")  # fmt: skip
+
+
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(
-        st.sampled_from(
-            ["endpoints:", "defaults:", "\n", "  ", "- ", "host: ", "port: ", "tags: ", "[", "]",
-             "{", "}", ",", ":", "#", "'", '"', "a.example.com", "443", "&a ", "*a", "!!str ",
-             "---", "\t", "\r", "\x00", "é", "|", ">", "? ", "~", "yes", " #x"]
-        ),
-        max_size=40,
-    ).map("".join)
-)  # fmt: skip
+    st.lists(PIECES | LINES, max_size=40).map("".join)
+    | st.lists(LINES | LINES | LINES | PIECES, max_size=12).map("".join)
+)
 def test_any_text_reads_as_libyaml_does(text: str) -> None:
     try:
         for _ in read_parts(io.BytesIO(text.encode())):
@@ -356,3 +389,58 @@ def test_any_text_reads_as_libyaml_does(text: str) -> None:
     except Declined:
         pass  # the only way it may fail
     assert_same_as_libyaml(text)
+
+
+# --- linear time ------------------------------------------------------------------------------
+# Inputs that a reader in quadratic time takes minutes over (a pattern that looks ahead from
+# each comma; a line that goes on over many blocks, joined again for each one), and a linear
+# one milliseconds: the timeouts are far above the linear times, far below the quadratic ones.
+
+
+@pytest.mark.timeout(10)
+def test_a_flow_mapping_with_many_tags() -> None:
+    tags = ", ".join(f"t{n}" for n in range(200_000))  # 1.5 MB: 40 s when quadratic
+    text = "endpoints:\n  - {host: a.example.com, tags: [" + tags + "], port: 8443}\n"
+    ((_, endpoints), (_, entry)) = read_parts(io.BytesIO(text.encode()))
+    assert endpoints is None
+    assert isinstance(entry, Map)
+    assert set(entry.fields) == {"host", "tags", "port"}
+    tag_list = entry.fields["tags"][1]
+    assert isinstance(tag_list, Seq)
+    assert len(tag_list.items) == 200_000
+
+
+@pytest.mark.timeout(10)
+def test_a_flow_mapping_with_a_label_full_of_commas() -> None:
+    label = "a," * 200_000  # 400 kB: minutes when quadratic
+    text = "endpoints:\n  - {host: a.example.com, label: '" + label + "', tags: [a]}\n"
+    entries, problems, _ = read(text, by_lines=True)
+    assert (entries, problems) == ([], ["list.yaml:2: label: 400000 characters; 1000 at most"])
+
+
+@pytest.mark.timeout(10)
+def test_a_line_longer_than_many_blocks() -> None:
+    label = b"a" * (32 << 20)  # 32 MB on one line: read in 64 kB blocks, half a minute if joined
+    data = b"endpoints:\n  - host: a.example.com\n    label: " + label + b"\r\n  - b.c\n"
+    parts = list(read_parts(io.BytesIO(data)))
+    assert [kind for kind, _ in parts] == [ENDPOINTS, ENTRY, ENTRY]
+    entry = parts[1][1]
+    assert isinstance(entry, Map)
+    scalar = entry.fields["label"][1]
+    assert isinstance(scalar, Scalar)
+    assert scalar.value == label.decode()
+
+
+@pytest.mark.parametrize("cut", [1, 2, 3, 1000])
+def test_blocks_cut_anywhere_read_the_same(cut: int) -> None:
+    # CR LF, a byte order mark and characters of several bytes, across the ends of blocks
+    text = "\ufeff---\r\nendpoints:\r\n  - bücher.example\r\n  - {host: a.b, label: €}\r\n"
+    data = text.encode()
+
+    class Trickle(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            return super().read(cut)
+
+    expected = [(kind, repr(node)) for kind, node in read_parts(io.BytesIO(data))]
+    assert [(kind, repr(node)) for kind, node in read_parts(Trickle(data))] == expected
+    assert len(expected) == 3

@@ -47,12 +47,14 @@ import re
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, Final
 
-from snisweep.errors import Problem
+from snisweep.errors import Problem, cannot_read
 from snisweep.lists.rules import (
+    FROM_DEFAULTS,
     PORT_RANGE,
     RETRIES_RANGE,
     Defaults,
     Entry,
+    ProtocolDefault,
     check_integer,
     check_label,
     check_protocol,
@@ -61,6 +63,8 @@ from snisweep.lists.rules import (
     host_and_port,
     host_name,
     http_path,
+    lines,
+    make_entry,
     normalise_address,
     show,
     sni_name,
@@ -83,6 +87,7 @@ COLUMNS: Final = (
     "protocol",
 )
 _SECONDS: Final = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
+_CHUNK: Final = 1 << 16  # bytes read at a time
 
 
 class CsvReader:
@@ -91,7 +96,6 @@ class CsvReader:
     def __init__(self, name: str, open_stream: Callable[[], BinaryIO], base: Defaults) -> None:
         self.name = name
         self.defaults = base  # a CSV list has no defaults of its own
-        self.defaults_came_late = False
         self.problems: list[Problem] = []
         self._open = open_stream
         self._bad_line = 0  # the last line that was not UTF-8 (reported already)
@@ -108,10 +112,12 @@ class CsvReader:
         except FileNotFoundError:
             self._problem(None, "no such file or directory")
         except OSError as exc:
-            self._problem(None, f"cannot read: {(exc.strerror or str(exc)).lower()}")
+            self._problem(None, cannot_read(exc))
 
     def _lines(self, stream: BinaryIO) -> Iterator[str]:
-        for number, raw in enumerate(stream, 1):
+        """The lines, each with its end (for the cells that span lines): LF, CR LF or CR."""
+        chunks = iter(lambda: stream.read(_CHUNK), b"")
+        for number, raw in enumerate(lines(chunks), 1):
             try:
                 line = raw.decode()
             except UnicodeDecodeError as exc:
@@ -127,9 +133,7 @@ class CsvReader:
                 break
             blank += 1
         else:
-            self._problem(
-                None, "the file is empty; expected a header row naming a host or url column"
-            )
+            self._problem(1, "the file is empty; expected a header row naming a host or url column")
             return
         # The header line decides the delimiter; it is put back in front for the csv reader.
         delimiter = ","
@@ -192,11 +196,12 @@ class CsvReader:
                 protocol = check_protocol(written)
             except ValueError as exc:
                 problems.append(str(exc))
-        path: str | None = None
+        path: str | ProtocolDefault | None = FROM_DEFAULTS
         try:
             if host:
                 name, is_ip = host_name(host)
-                path = http_path(protocol, None, self.defaults.protocol)
+                if protocol is not None:
+                    path = http_path(protocol)
             elif url:
                 try:
                     name, url_port, is_ip = host_and_port(url)
@@ -209,7 +214,7 @@ class CsvReader:
                             "write the port in the url, or leave 'port' empty"
                         )
                     port = url_port
-                path = http_path(protocol, url, self.defaults.protocol)
+                path = http_path(protocol, url)
             else:
                 which = " or ".join(repr(c) for c in ("host", "url") if c in columns)
                 problems.append(f"no {which} in this row")
@@ -239,17 +244,19 @@ class CsvReader:
         if problems or name is None:
             self.problems.extend(Problem(self.name, line, message) for message in problems)
             return None
-        defaults = self.defaults
-        return (
+        # by position, in the order of an Entry: keyword arguments cost more than the call
+        return make_entry(
+            self.defaults,
+            line,
             name,
-            defaults.port if port is None else port,
+            is_ip,
+            port,
             address,
-            sni if sni is not None else None if is_ip else name,
+            sni,
             label,
             tags,
-            defaults.timeout if timeout is None else timeout,
-            defaults.retries if retries is None else retries,
-            line,
+            timeout,
+            retries,
             path,
         )
 

@@ -20,15 +20,27 @@ own key and the defaults (``snisweep.lists.rules.http_path``).
 problem of each file as ``FILE:LINE: message``, so that nothing is scanned from lists with a
 problem. Only then does iterating the returned ``EndpointList`` read the files again and stream
 the endpoints: lists of hundreds of thousands of entries are expected, and none is ever held
-whole. What grows with the lists is one 128-bit digest per unique endpoint, for
-de-duplication across every file and format (and standard input or a pipe, kept in memory
-because it cannot be read twice). Entries with the same ``Endpoint.key`` are scanned once, the
+whole. While ``load`` runs, what grows with the lists is one 128-bit digest per unique endpoint
+(``rules.digest``), for de-duplication across every file and format; what it keeps is where
+the duplicates are, 16 bytes per 64 kB of each file (below), and standard input or a pipe in
+memory, because it cannot be read twice. Entries with the same digest are scanned once, the
 first one wins: two entries that differ only in their path or protocol are one endpoint, with
 the first one's ``http_path``.
+
+An iteration yields exactly the endpoints that were validated, or raises ``ListChangedError``
+naming the file and what changed (cut short, grown, rewritten, gone) when a file changed in
+between, for example while a long scan reads it. Both readings read each file a block of
+64 kB at a time, and hash each block (SHA-256) before the reader sees a byte of it: the first
+reading keeps the digests, the second compares, and stops at the first block that differs. So
+the reader of a scan parses only the bytes that were validated, never a line appended since,
+nor the end of a file cut short as its end, and a scan of a changed list never ends as if it
+had scanned it all. Each forked worker runs a whole iteration and takes its share of it, so
+each one checks the whole list.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import stat
@@ -36,9 +48,9 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import BinaryIO, Final, Protocol, TextIO
+from typing import TYPE_CHECKING, BinaryIO, Final, Protocol, TextIO
 
-from snisweep.errors import ConfigError, Problem
+from snisweep.errors import ConfigError, ListChangedError, Problem, cannot_read
 from snisweep.lists.csv_list import CsvReader
 from snisweep.lists.rules import (
     LABEL_MAX,
@@ -56,6 +68,9 @@ from snisweep.lists.rules import (
 from snisweep.lists.text_list import TextReader
 from snisweep.lists.yaml_list import YamlReader
 from snisweep.model import Endpoint
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 __all__ = [
     "LABEL_MAX",
@@ -138,6 +153,9 @@ _DEFAULT_SETTINGS: Final = Settings()
 # --- the lists --------------------------------------------------------------------------------
 
 
+_CHUNK: Final = 1 << 16  # bytes read from a list at a time
+
+
 @dataclass(frozen=True, slots=True)
 class _Source:
     """One endpoint list: a file read afresh on each pass, or bytes kept from a pipe or stdin."""
@@ -147,40 +165,159 @@ class _Source:
     path: str | None = None
     data: bytes | None = None
 
-    def open(self) -> BinaryIO:
-        if self.data is not None:
-            return io.BytesIO(self.data)
-        assert self.path is not None
-        return open(self.path, "rb")
+
+@dataclass(frozen=True, slots=True)
+class _Bytes:
+    """What a reading of a list file read: its size and the digest of each block of it."""
+
+    size: int
+    blocks: tuple[bytes, ...]
+
+
+class _Checked(io.RawIOBase):
+    """A list file read a block of ``_CHUNK`` bytes at a time, each block hashed before any byte
+    of it is passed on. A first reading records the digests (``bytes_read``); a later one, given
+    them as ``validated``, raises ``ListChangedError`` at the first block that differs: its
+    reader never sees a byte that was not validated, nor the end of a file cut short as its
+    end."""
+
+    def __init__(self, file: io.FileIO, name: str, validated: _Bytes | None) -> None:
+        super().__init__()
+        self._file = file
+        self._name = name
+        self._validated = validated
+        self._blocks: list[bytes] = []
+        self._block = memoryview(b"")
+        self._size = 0
+        self._ended = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        if not self._block:
+            if self._ended:
+                return 0
+            self._next_block()
+        view = memoryview(buffer).cast("B")
+        count = min(len(self._block), len(view))
+        view[:count] = self._block[:count]
+        self._block = self._block[count:]
+        return count
+
+    def _next_block(self) -> None:
+        parts: list[bytes] = []
+        wanted = _CHUNK
+        while wanted:
+            data = self._file.read(wanted)
+            if not data:
+                self._ended = True
+                break
+            parts.append(data)
+            wanted -= len(data)
+        block = b"".join(parts)
+        start, self._size = self._size, self._size + len(block)
+        validated = self._validated
+        if validated is None:
+            if block:
+                self._blocks.append(hashlib.sha256(block).digest()[:16])
+        else:
+            index = start // _CHUNK
+            length = min(_CHUNK, validated.size - start)  # of the block validated here
+            if length <= 0 < len(block):
+                self._changed(f"it grew: it goes on past byte {validated.size}, its end then")
+            if len(block) < length:
+                self._changed(
+                    f"it was cut short: it ends at byte {self._size} now, at byte "
+                    f"{validated.size} when it was validated"
+                )
+            digest = hashlib.sha256(block[:length]).digest()[:16] if length > 0 else b""
+            if length > 0 and digest != validated.blocks[index]:
+                self._changed(
+                    f"it was rewritten: its bytes from byte {start} on are not the ones validated"
+                )
+            if len(block) > length:
+                self._changed(f"it grew: it goes on past byte {validated.size}, its end then")
+        self._block = memoryview(block)
+
+    def _changed(self, what: str) -> None:
+        raise ListChangedError(_changed(self._name, what))
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                # A first reading that stopped before the end (a YAML reader that hands over
+                # to libyaml) records the rest too: what the file held when it was validated.
+                while self._validated is None and not self._ended:
+                    self._next_block()
+            finally:
+                self._file.close()
+                super().close()
+
+    def bytes_read(self) -> _Bytes:
+        return _Bytes(self._size, tuple(self._blocks))
+
+
+class _Reading:
+    """The opener of one reading of a list. It checks the file against ``validated`` (what the
+    first reading read), or records what it reads: what the last stream it opened read (a YAML
+    reader may open its file again)."""
+
+    __slots__ = ("_last", "_source", "_validated")
+
+    def __init__(self, source: _Source, validated: _Bytes | None = None) -> None:
+        self._source = source
+        self._validated = validated
+        self._last: _Checked | None = None
+
+    def __call__(self) -> BinaryIO:
+        source = self._source
+        if source.data is not None:
+            return io.BytesIO(source.data)
+        assert source.path is not None
+        file = io.FileIO(source.path, "r")  # first: should it fail, there is nothing to close
+        self._last = _Checked(file, source.name, self._validated)
+        return io.BufferedReader(self._last, _CHUNK)
+
+    def bytes_read(self) -> _Bytes | None:
+        """What the last stream read, once closed; None for bytes kept in memory, which cannot
+        change."""
+        return None if self._last is None else self._last.bytes_read()
 
 
 @dataclass(frozen=True, slots=True)
 class _List:
-    """A list that passed validation, with what its second reading needs to know."""
+    """A list that passed validation, with what its second reading needs to know and check."""
 
     source: _Source
-    defaults: Defaults  # its YAML defaults, found by the first reading
+    known: Defaults | None  # a YAML list's defaults, found by the first reading
     by_lines: bool  # the first reading read it all with the YAML line reader
+    entries: int  # how many entries its reader yielded, duplicates included
+    repeated: frozenset[int]  # which of them (counting from 0) repeat an earlier endpoint
+    read: _Bytes | None  # what the first reading read of the file (None: bytes kept)
 
 
 class _Reader(Protocol):
     """One pass over one list (``YamlReader``, ``TextReader``, ``CsvReader``)."""
 
     problems: list[Problem]
-    defaults: Defaults
-    defaults_came_late: bool
 
     def __iter__(self) -> Iterator[Entry]: ...
 
 
 def _reader(
-    source: _Source, base: Defaults, known: Defaults | None = None, *, by_lines: bool = True
+    source: _Source,
+    base: Defaults,
+    opener: _Reading,
+    known: Defaults | None = None,
+    *,
+    by_lines: bool = True,
 ) -> _Reader:
     if source.format is ListFormat.TEXT:
-        return TextReader(source.name, source.open, base)
+        return TextReader(source.name, opener, base)
     if source.format is ListFormat.CSV:
-        return CsvReader(source.name, source.open, base)
-    return YamlReader(source.name, source.open, base, known, by_lines=by_lines)
+        return CsvReader(source.name, opener, base)
+    return YamlReader(source.name, opener, base, known, by_lines=by_lines)
 
 
 def _sources(path: str) -> Iterator[_Source | Problem]:
@@ -191,7 +328,7 @@ def _sources(path: str) -> Iterator[_Source | Problem]:
         yield Problem(path, None, "no such file or directory")
         return
     except OSError as exc:
-        yield Problem(path, None, f"cannot read: {(exc.strerror or str(exc)).lower()}")
+        yield Problem(path, None, cannot_read(exc))
         return
     except ValueError:  # a NUL byte in the path
         yield Problem(path, None, "no such file or directory")
@@ -210,15 +347,16 @@ def _sources(path: str) -> Iterator[_Source | Problem]:
             if not name.startswith(".") and name.lower().endswith((".yaml", ".yml"))
         )
     for error in errors:
-        where = str(error.filename or path)
-        yield Problem(where, None, f"cannot read: {(error.strerror or str(error)).lower()}")
+        yield Problem(str(error.filename or path), None, cannot_read(error))
     if not found and not errors:
         yield Problem(path, None, "no *.yaml or *.yml file in this directory")
     for name in sorted(found, key=lambda name: name.split(os.sep)):
         try:
             yield _file_source(name, os.stat(name).st_mode)
-        except OSError:  # a dangling symbolic link
+        except FileNotFoundError:  # a dangling symbolic link
             yield Problem(name, None, "no such file or directory")
+        except OSError as exc:  # a symbolic link loop, ...
+            yield Problem(name, None, cannot_read(exc))
 
 
 def _file_source(path: str, mode: int) -> _Source | Problem:
@@ -229,7 +367,7 @@ def _file_source(path: str, mode: int) -> _Source | Problem:
         with open(path, "rb") as stream:
             return _Source(path, format_of(path), data=stream.read())
     except OSError as exc:
-        return Problem(path, None, f"cannot read: {(exc.strerror or str(exc)).lower()}")
+        return Problem(path, None, cannot_read(exc))
 
 
 def _stdin_source(stdin: TextIO | None, list_format: ListFormat) -> _Source | Problem:
@@ -243,7 +381,7 @@ def _stdin_source(stdin: TextIO | None, list_format: ListFormat) -> _Source | Pr
     except UnicodeError:
         return Problem("-", None, "not valid UTF-8 text")
     except OSError as exc:
-        return Problem("-", None, f"cannot read: {(exc.strerror or str(exc)).lower()}")
+        return Problem("-", None, cannot_read(exc))
     return _Source("-", list_format, data=data)
 
 
@@ -254,9 +392,9 @@ class EndpointList:
     """The endpoints of validated lists, read from the files again each time it is iterated.
 
     Iteration streams the endpoints in file order, without the duplicates and, when ``load``
-    was given ``select``, only the selected ones. Should a file change for the worse between
-    ``load`` and an iteration, the iteration raises ``ConfigError`` (duplicates it gained since
-    are not skipped when it had none).
+    was given ``select``, only the selected ones: exactly those that were validated. Should a
+    file have changed since, the iteration raises ``ListChangedError`` before its reader sees a
+    byte that changed (see the module's docstring).
     """
 
     __slots__ = ("_count", "_duplicates", "_lists", "_select", "_settings", "_total")
@@ -300,33 +438,54 @@ class EndpointList:
 
     def __iter__(self) -> Iterator[Endpoint]:
         select = self._select
-        # Without duplicates in the lists when they were checked, nothing needs skipping.
-        seen: set[bytes] | None = set() if self._duplicates else None
         for item in self._lists:
-            reader = _reader(item.source, self._settings, item.defaults, by_lines=item.by_lines)
-            name = item.source.name
-            for entry in reader:
-                host, port, address, sni, label, tags, timeout, retries, line, path = entry
-                # A duplicate has the same host, port and address, so the same selection: an
-                # endpoint left out needs no digest.
+            reader = _reader(
+                item.source,
+                self._settings,
+                _Reading(item.source, item.read),
+                item.known,
+                by_lines=item.by_lines,
+            )
+            # The bytes are those validated (or the reading stops), so the entries are too, and
+            # the duplicates are where they were: no endpoint needs its digest.
+            repeated = item.repeated
+            index = -1
+            for index, entry in enumerate(reader):
+                if repeated and index in repeated:
+                    continue
+                host, port, address, sni, label, tags, timeout, retries, _, path = entry
                 if select is not None and not select(host, port, address):
                     continue
-                if seen is not None:
-                    key = digest(entry)
-                    if key in seen:
-                        continue
-                    seen.add(key)
                 yield Endpoint(
-                    host, port, address, sni, label, tags, timeout, retries, f"{name}:{line}", path
+                    host, port, address, sni, label, tags, timeout, retries, http_path=path
                 )
-            if reader.problems:
-                raise ConfigError(reader.problems)
+            _check_unchanged(item, reader.problems, index + 1)
 
     def __repr__(self) -> str:
         return (
             f"EndpointList(files={self.files!r}, count={self._count}, total={self._total}, "
             f"duplicates={self._duplicates})"
         )
+
+
+def _check_unchanged(item: _List, problems: list[Problem], entries: int) -> None:
+    """Raise ``ListChangedError`` unless a whole reading of ``item`` found what its validation
+    found: a file deleted or renamed since, say (its bytes, when read, are checked as they are
+    read)."""
+    if problems:
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        raise ListChangedError(_changed(item.source.name, f"{problems[0]}{more}"))
+    if entries != item.entries:  # pragma: no cover - the same bytes make the same entries
+        raise ListChangedError(
+            _changed(
+                item.source.name,
+                f"it holds {entries} entries now, {item.entries} when it was validated",
+            )
+        )
+
+
+def _changed(name: str, what: str) -> str:
+    return f"{name} changed during the scan: {what}; the scan stops here"
 
 
 def load(
@@ -353,7 +512,7 @@ def load(
     problems: list[Problem] = []
     lists: list[_List] = []
     seen: set[bytes] = set()
-    total = count = duplicates = 0
+    count = duplicates = 0
     stdin_source: _Source | Problem | None = None
     for path in paths:
         if path == "-":
@@ -368,42 +527,55 @@ def load(
             if isinstance(source, Problem):
                 problems.append(source)
                 continue
-            reader = _reader(source, base)
+            opener = _Reading(source)
+            reader = _reader(source, base, opener)
             # Staged apart from `seen`: should the file's defaults come after its endpoints
             # and change the port, these keys were wrong and are counted again.
-            fresh, repeated, selected = _count(reader, seen, select)
+            counted = _count(reader, seen, select)
             if reader.problems:
                 problems.extend(reader.problems)
                 continue
-            by_lines = isinstance(reader, YamlReader) and reader.read_by_lines
-            if reader.defaults_came_late and reader.defaults.port != base.port:
-                again = _reader(source, base, reader.defaults, by_lines=by_lines)
-                fresh, repeated, selected = _count(again, seen, select)
-            total += len(fresh)
+            known: Defaults | None = None
+            by_lines = False
+            if isinstance(reader, YamlReader):
+                known, by_lines = reader.defaults, reader.read_by_lines
+                again = reader.again()
+                if again is not None:
+                    counted = _count(again, seen, select)
+                    if again.problems:  # it changed in between
+                        problems.extend(again.problems)
+                        continue
+            fresh, repeated, selected, entries = counted
             count += selected
-            duplicates += repeated
+            duplicates += len(repeated)
             if len(fresh) > len(seen):  # merge the smaller set into the larger one
                 fresh, seen = seen, fresh
             seen |= fresh
-            lists.append(_List(source, reader.defaults, by_lines))
+            lists.append(
+                _List(source, known, by_lines, entries, frozenset(repeated), opener.bytes_read())
+            )
     if problems:
         raise ConfigError(problems)
-    return EndpointList(tuple(lists), base, select, total=total, count=count, duplicates=duplicates)
+    return EndpointList(
+        tuple(lists), base, select, total=len(seen), count=count, duplicates=duplicates
+    )
 
 
 def _count(
     reader: _Reader, seen: set[bytes], select: Selector | None
-) -> tuple[set[bytes], int, int]:
-    """The digests of the endpoints new to ``seen``, how many entries repeated one, and how
-    many of the new ones ``select`` selects."""
+) -> tuple[set[bytes], list[int], int, int]:
+    """The digests of the endpoints new to ``seen``, the places of the entries that repeat
+    one, how many of the new ones ``select`` selects, and how many entries there are."""
     fresh: set[bytes] = set()
-    repeated = selected = 0
-    for entry in reader:
+    repeated: list[int] = []
+    selected = 0
+    index = -1
+    for index, entry in enumerate(reader):
         key = digest(entry)
         if key in seen or key in fresh:
-            repeated += 1
+            repeated.append(index)
         else:
             fresh.add(key)
             if select is None or select(entry[0], entry[1], entry[2]):
                 selected += 1
-    return fresh, repeated, selected
+    return fresh, repeated, selected, index + 1

@@ -16,26 +16,37 @@ URL (``https://`` and ``wss://`` are HTTP, with the URL's path and query as the 
 ``url_target`` refuses spaces and control characters, so that it can never end the line or
 start a header, and percent-encodes what a URL cannot hold as written.
 
-A list reader turns what it read into an ``Entry``: a plain tuple, because the validation pass
-needs only its key, and building an ``Endpoint`` costs more than reading the entry did.
-``digest`` stands in for ``Endpoint.key`` in de-duplication; the path and the protocol are not
-part of it, so two entries that differ only in them are one endpoint (the first one listed).
+A list reader turns what it read into an ``Entry`` with ``make_entry``, the one place where the
+settings an entry does not give come from its defaults and where an IP-literal host gets no
+SNI: a plain tuple, because the validation pass needs only its key, and building an
+``Endpoint`` costs more than reading the entry did. ``digest`` is the endpoint's identity in
+de-duplication (host, port, address, SNI); the path and the protocol are not part of it, so two
+entries that differ only in them are one endpoint (the first one listed).
+
+IP literals are kept in one form on every Python: ``ipaddress`` writes an IPv4-mapped IPv6
+address (``::ffff:192.0.2.1``) in hexadecimal up to 3.12 and with the IPv4 part from 3.13, and
+the normalised host is what de-duplication and the shard hash see, which must not depend on
+the machine. It is the form of RFC 5952, section 5: ``::ffff:192.0.2.1``.
 """
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import ipaddress
+import itertools
 import re
 import unicodedata
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from enum import Enum
+from hashlib import blake2b
 from typing import Final
 
 import idna
 
 __all__ = [
+    "FROM_DEFAULTS",
     "HTTPS",
     "LABEL_MAX",
     "PATH_MAX",
@@ -47,6 +58,7 @@ __all__ = [
     "TLS_DEFAULT_PORTS",
     "Defaults",
     "Entry",
+    "ProtocolDefault",
     "check_integer",
     "check_label",
     "check_protocol",
@@ -56,6 +68,9 @@ __all__ = [
     "host_and_port",
     "host_name",
     "http_path",
+    "ip_text",
+    "lines",
+    "make_entry",
     "normalise_address",
     "normalise_host",
     "parse_endpoint_string",
@@ -121,23 +136,116 @@ class Defaults:
     protocol: str = HTTPS  # HTTPS or TLS, for the entries that neither set it nor give a URL
 
 
-# One endpoint as a reader yields it, in the order of ``Endpoint``'s fields (the line stands
-# for the origin): (host, port, address, sni, label, tags, timeout, retries, line, http_path).
+# One endpoint as a reader yields it, in the order of ``Endpoint``'s fields, with the line it
+# starts on in its list: (host, port, address, sni, label, tags, timeout, retries, line,
+# http_path). Made by ``make_entry`` only.
 Entry = tuple[str, int, str | None, str | None, str, tuple[str, ...], float, int, int, str | None]
 
 
+class ProtocolDefault(Enum):
+    """The ``path`` of an entry that says nothing about its protocol (no own ``protocol``, no
+    URL): the protocol of its defaults decides."""
+
+    FROM_DEFAULTS = "from the defaults"
+
+
+FROM_DEFAULTS: Final = ProtocolDefault.FROM_DEFAULTS
+
+
+def make_entry(  # noqa: PLR0917 - keyword-only parameters cost a dict lookup each, per entry
+    defaults: Defaults,
+    line: int,
+    host: str,
+    is_ip: bool,
+    port: int | None = None,
+    address: str | None = None,
+    sni: str | None = None,
+    label: str = "",
+    tags: tuple[str, ...] = (),
+    timeout: float | None = None,
+    retries: int | None = None,
+    path: str | ProtocolDefault | None = FROM_DEFAULTS,
+) -> Entry:
+    """The entry of an endpoint listed at ``line``: what it sets itself (None, or no tags, when
+    it sets nothing), and ``defaults`` for the rest. The parameters are in the order of an
+    ``Entry``'s fields, so that the readers can pass them by position, which is quicker.
+
+    ``host`` is normalised, ``is_ip`` says whether it is an IP literal: no client can send SNI
+    for an IP address, so without its own ``sni`` an IP-literal endpoint has none, and a name
+    is its own SNI. The entry's tags are the defaults' tags, then its own, each once. ``path``
+    is the request target of the HTTP check, None for a plain TLS endpoint (what its own
+    ``protocol`` or its URL says, see ``http_path``), or ``FROM_DEFAULTS`` when they say
+    nothing: then the defaults' protocol decides, with the path ``/``.
+    """
+    if path is FROM_DEFAULTS:
+        path = "/" if defaults.protocol == HTTPS else None
+    return (
+        host,
+        defaults.port if port is None else port,
+        address,
+        sni if sni is not None else None if is_ip else host,
+        label,
+        _joined(defaults.tags, tags) if tags else defaults.tags,
+        defaults.timeout if timeout is None else timeout,
+        defaults.retries if retries is None else retries,
+        line,
+        path,
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _joined(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
+    # Lists repeat a few tag lists over and over: each pair is joined once.
+    return union(first, second) if first else second
+
+
 def digest(entry: Entry) -> bytes:
-    """A 128-bit stand-in for ``Endpoint.key``: smaller than the key, never equal by chance.
+    """An endpoint's identity in 128 bits (host, port, address, SNI): entries with the same
+    digest are one endpoint, and two endpoints never have the same digest by chance.
 
     Hosts and names are never empty, hold no NUL and are lower case ('None' cannot be one).
     """
-    raw = f"{entry[0]}\0{entry[1]}\0{entry[2]}\0{entry[3]}".encode()
-    return hashlib.blake2b(raw, digest_size=16).digest()
+    # BLAKE2b cut to 128 bits: as strong as its 128-bit variant, and quicker to set up
+    return blake2b(f"{entry[0]}\0{entry[1]}\0{entry[2]}\0{entry[3]}".encode()).digest()[:16]
 
 
 def show(text: str, limit: int = 80) -> str:
     """Quote user text for a message, cut so that one bad entry cannot flood the terminal."""
     return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+# --- lines ----------------------------------------------------------------------------------
+
+
+def lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The lines of a text, each with its line end, from the chunks it is read in.
+
+    A line ends at LF, CR LF or a lone CR, as for YAML and for the csv module (spreadsheets
+    of old Macs end lines in CR); the last one may have no end. Linear in the length of the
+    text, however long its lines are.
+    """
+    # One list of lines per chunk, chained in C: no Python frame runs for each line.
+    return itertools.chain.from_iterable(_blocks(chunks))
+
+
+def _blocks(chunks: Iterable[bytes]) -> Iterator[list[bytes]]:
+    pending: list[bytes] = []  # the start of a line that goes on in a later chunk
+    for chunk in chunks:
+        # after the last line end that no later byte can change: a LF, or a CR with a byte
+        # after it (a CR at the end may be the first half of a CR LF)
+        cut = max(chunk.rfind(b"\n"), chunk.rfind(b"\r", 0, len(chunk) - 1)) + 1
+        if not cut:
+            pending.append(chunk)
+            continue
+        if pending:
+            pending.append(chunk[:cut])
+            block = b"".join(pending)
+        else:
+            block = chunk if cut == len(chunk) else chunk[:cut]
+        pending = [chunk[cut:]] if cut < len(chunk) else []
+        yield block.splitlines(keepends=True)
+    if pending:
+        yield b"".join(pending).splitlines(keepends=True)
 
 
 # --- endpoint strings -------------------------------------------------------------------------
@@ -177,8 +285,9 @@ def host_and_port(text: str) -> tuple[str, int | None, bool]:
         if len(name) <= 253 and not name[-1].isdigit() and "xn--" not in name:
             if port is None:
                 return name, None, False
-            if int(port) <= PORT_RANGE[1]:
-                return name, int(port), False
+            number = int(port)
+            if number <= 65535:
+                return name, number, False
     return _host_and_port(text)
 
 
@@ -204,21 +313,9 @@ def string_entry(text: str, line: int, defaults: Defaults) -> Entry:
     """The entry an endpoint string makes, with ``defaults``; raises ``ValueError``."""
     if "://" in text:  # the scheme decides the path, not the defaults
         host, port, is_ip, path = _read_url(text)
-    else:
-        host, port, is_ip = host_and_port(text)
-        path = "/" if defaults.protocol == HTTPS else None
-    return (
-        host,
-        defaults.port if port is None else port,
-        None,
-        None if is_ip else host,
-        "",
-        defaults.tags,
-        defaults.timeout,
-        defaults.retries,
-        line,
-        path,
-    )
+        return make_entry(defaults, line, host, is_ip, port, path=path)
+    host, port, is_ip = host_and_port(text)
+    return make_entry(defaults, line, host, is_ip, port)
 
 
 def _read_url(text: str) -> tuple[str, int | None, bool, str | None]:
@@ -228,23 +325,25 @@ def _read_url(text: str) -> tuple[str, int | None, bool, str | None]:
         name, port, target = match.groups()
         if target[:1] != "/":
             target = "/" + target  # an empty path, and maybe a query
+        number = 443 if port is None else int(port)
         if (
-            len(name) <= 253
+            number <= 65535
+            and len(name) <= 253
             and not name[-1].isdigit()
             and "xn--" not in name
-            and (port is None or int(port) <= PORT_RANGE[1])
-            and len(target) <= PATH_MAX
+            and len(target) <= 2048  # PATH_MAX
         ):
-            return name, 443 if port is None else int(port), False, target
+            return name, number, False, target
     host, port, is_ip = host_and_port(text)
     return host, port, is_ip, url_target(text)
 
 
-def http_path(protocol: str | None, url: str | None, default: str) -> str | None:
-    """The ``http_path`` of an endpoint: its own ``protocol`` (None when it sets none), else
-    the scheme of ``url`` (the endpoint string it was written as, None when none; it may be
-    no URL), else the ``default`` protocol. Raises ``ValueError`` for a URL whose path
-    ``url_target`` refuses, and for ``protocol: https`` on a URL of a scheme that is not HTTP.
+def http_path(protocol: str | None, url: str | None = None) -> str | ProtocolDefault | None:
+    """The ``path`` of an endpoint for ``make_entry``: its own ``protocol`` (None when it sets
+    none) decides, else the scheme of ``url`` (the endpoint string it was written as, None when
+    none; it may be no URL), else nothing does: ``FROM_DEFAULTS``. Raises ``ValueError`` for a
+    URL whose path ``url_target`` refuses, and for ``protocol: https`` on a URL of a scheme
+    that is not HTTP.
     """
     target: str | None = "/"
     if url is not None and "://" in url:
@@ -260,7 +359,7 @@ def http_path(protocol: str | None, url: str | None, default: str) -> str | None
                 "write protocol tls, or no protocol"
             )
     elif protocol is None:
-        protocol = default
+        return FROM_DEFAULTS
     return target if protocol == HTTPS else None
 
 
@@ -303,8 +402,10 @@ _CLEAN_TARGET: Final = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa
 _TO_ENCODE: Final = re.compile(r"%(?![0-9A-Fa-f]{2})|[^A-Za-z0-9\-._~!$&'()*+,;=:@/?%]")
 # Templates that no URL can hold as written (braces and angle brackets), unlike $NAME or
 # %NAME%, which are also legitimate text in a query ('?$filter=', '%41%').
+# (No scan from an opening brace goes past the next one, so that a text full of them is read in
+# linear time.)
 _PATH_TEMPLATE: Final = re.compile(
-    r"\{\{.*?\}\}|\$\{[^}]*\}|<[A-Za-z_][^<>]*>|\{[A-Za-z_][A-Za-z0-9_.-]*\}"
+    r"\{\{[^{]*?\}\}|\$\{[^{}]*\}|<[A-Za-z_][^<>]*>|\{[A-Za-z_][A-Za-z0-9_.-]*\}"
 )
 
 
@@ -423,8 +524,9 @@ def _is_ipv6(text: str) -> bool:
 # The characters that give a template away; none of them can be part of a host name.
 _TEMPLATE_CHARS: Final = frozenset("${}%<>")
 # Jinja/Helm/Go {{ x }}, shell and Ansible ${X} and $X, Windows %X%, and <host> placeholders.
+# No scan from an opening brace goes past the next one: linear time for any text.
 _TEMPLATE_VARIABLE: Final = re.compile(
-    r"\{\{.*?\}\}|\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_][A-Za-z0-9_.-]*%"
+    r"\{\{[^{]*?\}\}|\$\{[^{}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_][A-Za-z0-9_.-]*%"
     r"|<[A-Za-z_][^<>]*>|\{[A-Za-z_][A-Za-z0-9_.-]*\}"
 )
 
@@ -461,8 +563,8 @@ def normalise_host(text: str, what: str = "host") -> tuple[str, bool]:
     """Return the normalised host and whether it is an IP literal, or raise ``ValueError``.
 
     Names: stripped, one trailing dot dropped, lower case, IDNA A-labels; labels of letters,
-    digits, ``-`` and ``_`` of 1..63 characters, 253 at most in all. IP literals: the
-    compressed form. ``what`` names the value in messages (``host``, ``sni``).
+    digits, ``-`` and ``_`` of 1..63 characters, 253 at most in all. IP literals: the form of
+    ``ip_text``. ``what`` names the value in messages (``host``, ``sni``).
     """
     # Most names are written as they are kept: one match says so. (Not a name that ends with a
     # digit, which may be an IPv4 address, nor one with an A-label, which must be decoded.)
@@ -493,7 +595,7 @@ def _normalise_host(text: str, what: str) -> tuple[str, bool]:
         name = _to_a_labels(name, text, what)
     if ":" in name:
         try:
-            return ipaddress.IPv6Address(name).compressed, True
+            return ip_text(ipaddress.IPv6Address(name)), True
         except ValueError:
             raise ValueError(
                 f"invalid {what} {show(text)}: not an IPv6 address, and ':' cannot be part of "
@@ -523,6 +625,32 @@ def _normalise_host(text: str, what: str) -> tuple[str, bool]:
                         f"invalid {what} {show(text)}: label {label!r}: {exc}"
                     ) from None
     return name, False
+
+
+def ip_text(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """The one form of an IP address, whatever Python runs: IPv4 dotted, without leading
+    zeros; IPv6 as RFC 5952 writes it (lower case, no leading zeros, the longest run of two
+    or more zero groups, the first of equally long ones, as ``::``), an IPv4-mapped address
+    as ``::ffff:192.0.2.1`` (section 5), a scope kept as ``%scope``."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return str(address)
+    scope = f"%{address.scope_id}" if address.scope_id else ""
+    mapped = address.ipv4_mapped
+    if mapped is not None:
+        return f"::ffff:{mapped}{scope}"
+    # Written here rather than by ipaddress, whose form of some addresses changed in 3.13.
+    value = int(address)
+    groups = [f"{(value >> shift) & 0xFFFF:x}" for shift in range(112, -1, -16)]
+    start, length = -1, 1  # the run of zero groups to write as '::'
+    run = 0
+    for index, group in enumerate(groups):
+        run = run + 1 if group == "0" else 0
+        if run > length:
+            start, length = index - run + 1, run
+    if start < 0:
+        return ":".join(groups) + scope
+    head, tail = ":".join(groups[:start]), ":".join(groups[start + length :])
+    return f"{head}::{tail}{scope}"
 
 
 def _to_a_labels(name: str, text: str, what: str) -> str:
@@ -598,14 +726,15 @@ def sni_name(text: str) -> str:
 
 
 def normalise_address(text: str) -> str:
-    """An IPv4 or IPv6 address (brackets allowed) in its compressed form; raises ``ValueError``."""
+    """An IPv4 or IPv6 address (brackets allowed) in the form of ``ip_text``; raises
+    ``ValueError``."""
     if _CANONICAL_IPV4.fullmatch(text):
         return text
     address = text.strip()
     if address.startswith("[") and address.endswith("]"):
         address = address[1:-1]
     try:
-        return ipaddress.ip_address(address).compressed
+        return ip_text(ipaddress.ip_address(address))
     except ValueError:
         variable = template_variable(address)
         if variable is not None:

@@ -10,13 +10,14 @@ I/O: reads the file it is handed (through the opener it is given), nothing else.
     [2001:db8::10]:443
     https://hr.example.net:9443/ws/soap
 
-Each line is stripped of the white space around it; blank lines and comments are skipped. A
-comment starts with a ``#`` at the start of the line or after white space (so a URL's
-``/#/fragment`` is not one). What is left is an endpoint string, read by the same rules as a
-string in a YAML list (``snisweep.lists.rules.host_and_port``); every other setting comes from the
-command line. So does the protocol, but for a URL: ``https://`` and ``wss://`` URLs get the HTTP
-check with their path and query, the other schemes (``ldaps://``, ...) none
-(``snisweep.lists.rules.http_path``). UTF-8, with or without a byte order mark.
+A line ends at LF, CR LF or a lone CR. Each line is stripped of the white space around it;
+blank lines and comments are skipped. A comment starts with a ``#`` at the start of the line or
+after white space (so a URL's ``/#/fragment`` is not one). What is left is an endpoint string,
+read by the same rules as a string in a YAML list (``snisweep.lists.rules.host_and_port``);
+every other setting comes from the command line. So does the protocol, but for a URL:
+``https://`` and ``wss://`` URLs get the HTTP check with their path and query, the other
+schemes (``ldaps://``, ...) none (``snisweep.lists.rules.http_path``). UTF-8, with or without a
+byte order mark.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ import re
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, Final
 
-from snisweep.errors import Problem
-from snisweep.lists.rules import Defaults, Entry, string_entry
+from snisweep.errors import Problem, cannot_read
+from snisweep.lists.rules import Defaults, Entry, lines, string_entry
 
 __all__ = ["TextReader"]
 
 _COMMENT: Final = re.compile(r"\s#")
+_CHUNK: Final = 1 << 16  # bytes read at a time
 
 
 class TextReader:
@@ -39,7 +41,6 @@ class TextReader:
     def __init__(self, name: str, open_stream: Callable[[], BinaryIO], base: Defaults) -> None:
         self.name = name
         self.defaults = base  # a text list has no defaults of its own
-        self.defaults_came_late = False
         self.problems: list[Problem] = []
         self._open = open_stream
 
@@ -48,7 +49,8 @@ class TextReader:
         name, defaults, problems = self.name, self.defaults, self.problems
         try:
             with self._open() as stream:
-                for number, raw in enumerate(stream, 1):
+                chunks = iter(lambda: stream.read(_CHUNK), b"")
+                for number, raw in enumerate(lines(chunks), 1):
                     try:
                         line = raw.decode()
                     except UnicodeDecodeError as exc:
@@ -68,6 +70,4 @@ class TextReader:
         except FileNotFoundError:
             problems.append(Problem(name, None, "no such file or directory"))
         except OSError as exc:
-            problems.append(
-                Problem(name, None, f"cannot read: {(exc.strerror or str(exc)).lower()}")
-            )
+            problems.append(Problem(name, None, cannot_read(exc)))

@@ -60,8 +60,7 @@ class Declined(Exception):
 # one when a non-space follows, but such scalars are left to libyaml).
 _INDICATORS: Final = frozenset("-?:,[]{}#&*!|>'\"%@`")
 _FLOW_PLAIN: Final = re.compile(r"[^-?:,\[\]{}#&*!|>'\"%@` ][^:,\[\]{}#'\"]*")
-# A comma between the pairs of a flow mapping, not one inside a flow sequence value.
-_FLOW_PAIRS: Final = re.compile(r",(?![^\[]*\])")
+_BRACKETS: Final = re.compile(r"([\[\]])")
 _EOF: Final = -1
 
 
@@ -89,24 +88,40 @@ def _chunks(stream: BinaryIO) -> Iterator[list[tuple[int, _Record]]]:
     decoder = codecs.getincrementaldecoder("utf-8")()
     cache: dict[str, _Record | None] = {}
     number = 0
-    partial = ""
+    start = True  # nothing decoded yet: a byte order mark may come
+    pending: list[str] = []  # the start of a line that goes on in a later block
+    carry = ""  # a CR at the end of the last block: the first half of a CR LF, maybe
     while True:
         data = stream.read(_CHUNK)
         try:
-            text = partial + decoder.decode(data, final=not data)
+            text = carry + decoder.decode(data, final=not data)
         except UnicodeDecodeError:
             raise Declined(number + 1) from None
-        if number == 0 and text[:1] == "\ufeff":
-            text = text[1:]  # the byte order mark
-        if number == 0 and text[:3] == "---" and text[3:4] in ("\n", "\r", ""):
-            text = text[3:]  # the document start marker, on the first line
+        if start and text:
+            start = False
+            if text[0] == "\ufeff":
+                text = text[1:]  # the byte order mark
+        carry = ""
+        if data and text[-1:] == "\r":
+            text, carry = text[:-1], "\r"
         if "\r" in text:
             text = text.replace("\r\n", "\n")
+        # YAML refuses control characters (a lone CR too, here); Python's printable
+        # characters are all YAML's. Each character is checked once, however long its line.
         lines = text.split("\n")
-        partial = lines.pop() if data else ""
-        # YAML refuses control characters; Python's printable characters are all YAML's.
-        if not "".join(lines).isprintable() or not partial.isprintable():
+        if not "".join(lines).isprintable():
             raise Declined(number + 1)
+        if data and len(lines) == 1:
+            pending.append(text)
+            continue
+        if pending:
+            pending.append(lines[0])
+            lines[0] = "".join(pending)
+            pending = []
+        if data:
+            pending.append(lines.pop())
+        if number == 0 and lines and lines[0] == "---":
+            lines[0] = ""  # the document start marker, alone on the first line
         records = []
         for line in lines:
             number += 1
@@ -352,7 +367,7 @@ def _flow_map(text: str, number: int) -> Map:
     """The flow mapping ``text`` (between its braces)."""
     if "{" in text:
         raise Declined(number)
-    pieces = _FLOW_PAIRS.split(text) if "[" in text else text.split(",")
+    pieces = _pairs(text) if "[" in text else text.split(",")
     if len(pieces) > 1 and not pieces[-1].strip(" "):
         pieces.pop()  # a trailing comma
     elif len(pieces) == 1 and not pieces[0].strip(" "):
@@ -376,3 +391,26 @@ def _flow_map(text: str, number: int) -> Map:
         else:
             fields[key] = (number, _flow_scalar(value, number))
     return Map(fields, number)
+
+
+def _pairs(text: str) -> list[str]:
+    """The pairs of the flow mapping ``text``: split at each comma that is not inside a flow
+    sequence value, i.e. that has no ``]`` after it before the next ``[``. In one pass: a
+    lookahead from each comma would read the rest of the line for every comma."""
+    # text, bracket, text, bracket, ..., text: the bracket after a text decides for its commas
+    parts = _BRACKETS.split(text)
+    pairs: list[str] = []
+    current: list[str] = []
+    for index in range(0, len(parts), 2):
+        bracket = parts[index + 1] if index + 1 < len(parts) else ""
+        if bracket == "]":
+            current.append(parts[index])
+        else:
+            first, *rest = parts[index].split(",")
+            current.append(first)
+            for piece in rest:
+                pairs.append("".join(current))
+                current = [piece]
+        current.append(bracket)
+    pairs.append("".join(current))
+    return pairs

@@ -21,6 +21,10 @@ gets the union of the defaults' tags and its own, the defaults' first, without r
 path keeps it under ``defaults: {protocol: tls}``); a mapping's ``host`` is never a URL, so a
 mapping's path is always ``/`` (``snisweep.lists.rules.http_path``).
 
+Scalars are typed as YAML 1.1 types them (PyYAML, libyaml), but a port, a timeout or a retry
+count that YAML 1.1 reads unlike the people who write lists is refused, saying what YAML made
+of it: a leading 0 is octal there (``015001`` is 6657), colons make base 60 (``1:30`` is 90).
+
 Lists with hundreds of thousands of entries are expected, so the document is never built as a
 whole: one small tree (``snisweep.lists.yaml_nodes``) is built per entry, checked, and dropped. Two
 readers build those trees: ``snisweep.lists.yaml_lines`` for the plain subset of YAML that generated
@@ -51,9 +55,9 @@ from yaml.events import (
     StreamEndEvent,
 )
 
-from snisweep.errors import Problem
+from snisweep.errors import ListChangedError, Problem, cannot_read
 from snisweep.lists.rules import (
-    HTTPS,
+    FROM_DEFAULTS,
     PORT_RANGE,
     PROTOCOLS,
     RETRIES_RANGE,
@@ -65,6 +69,8 @@ from snisweep.lists.rules import (
     check_seconds,
     check_tag,
     host_name,
+    http_path,
+    make_entry,
     normalise_address,
     show,
     sni_name,
@@ -114,6 +120,8 @@ _EXPECTED_TOP: Final = "a mapping with an 'endpoints' list (and optional 'defaul
 _TAG_PREFIX: Final = "tag:yaml.org,2002:"
 _SEQ_TAGS: Final = frozenset({None, "!", _TAG_PREFIX + "seq"})
 _MAP_TAGS: Final = frozenset({None, "!", _TAG_PREFIX + "map"})
+_SIGNED_ZERO: Final = frozenset("+-0")  # how a number YAML 1.1 reads as octal may start
+_OCTAL: Final = frozenset("01234567_")
 
 
 @dataclass(slots=True)
@@ -134,10 +142,10 @@ class YamlReader:
     """One pass over one YAML list: iterating yields its valid entries and fills ``problems``.
 
     ``base`` holds the command line's settings. ``known`` is the file's defaults found by an
-    earlier pass; without it the endpoints use the defaults seen so far, and
-    ``defaults_came_late`` tells when ``defaults`` followed ``endpoints`` (so that the caller
-    can count again with the right port). ``read_by_lines`` tells, after a whole pass, that the
-    line reader read all of it; with ``by_lines=False`` it is not tried.
+    earlier pass; without it the endpoints use the defaults seen so far, and ``again`` tells
+    whether that gave them the wrong key, because ``defaults`` followed ``endpoints`` and set
+    another port. ``read_by_lines`` tells, after a whole pass, that the line reader read all of
+    it; with ``by_lines=False`` it is not tried.
     """
 
     def __init__(
@@ -157,6 +165,16 @@ class YamlReader:
         self._open = open_stream
         self._start()
 
+    def again(self) -> YamlReader | None:
+        """After a whole pass: a reader for one more, with the defaults this one found, when
+        the entries it yielded had the wrong port (``defaults`` came after ``endpoints`` and
+        changed it, so their keys were wrong); else None."""
+        if not self.defaults_came_late or self.defaults.port == self.base.port:
+            return None
+        return YamlReader(
+            self.name, self._open, self.base, self.defaults, by_lines=self.read_by_lines
+        )
+
     def _start(self) -> None:
         self.defaults = self.base
         self.defaults_came_late = False
@@ -165,7 +183,6 @@ class YamlReader:
         self._anchors: dict[str, Node] = {}
         self._skipped_anchors: set[str] = set()
         self._get: Callable[[], Any] = _no_events
-        self._unions: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[str, ...]] = {}
 
     def _problem(self, line: int | None, message: str) -> None:
         self.problems.append(Problem(self.name, line, message))
@@ -174,9 +191,11 @@ class YamlReader:
         yielded = 0
         if self.by_lines:
             try:
-                for entry in self._read_lines():
+                for entry in self.read_lines():
                     yield entry
                     yielded += 1
+            except ListChangedError:  # the file is not what was validated: nothing to read
+                raise
             except Exception:  # Declined, or whatever else it trips on: libyaml reads it all
                 self._start()
             else:
@@ -192,7 +211,10 @@ class YamlReader:
 
     # -- the plain subset, line by line
 
-    def _read_lines(self) -> Iterator[Entry]:
+    def read_lines(self) -> Iterator[Entry]:
+        """One pass with the line reader alone, without libyaml to fall back on: raises
+        ``Declined`` (or whatever a bug in it raises) where iterating would read the file with
+        libyaml instead. The tests hold it to libyaml with this."""
         defaults = self.defaults
         with self._open() as stream:
             for kind, node in read_parts(stream):
@@ -226,7 +248,7 @@ class YamlReader:
         except FileNotFoundError:
             self._problem(None, "no such file or directory")
         except OSError as exc:
-            self._problem(None, f"cannot read: {(exc.strerror or str(exc)).lower()}")
+            self._problem(None, cannot_read(exc))
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             what = exc.problem or exc.context or "invalid YAML"
@@ -238,8 +260,11 @@ class YamlReader:
             self._problem(None, f"YAML: {exc}")
         except RecursionError:
             self._problem(None, "YAML: nested too deeply")
+        except ListChangedError:
+            raise
         except Exception as exc:  # untrusted input must never crash the program
-            self._problem(None, f"cannot read: {type(exc).__name__}: {exc}")
+            # (not "cannot read: ...", the wording of the environment's errors)
+            self._problem(None, f"YAML: {type(exc).__name__}: {show(str(exc))}")
 
     def _line_at(self, offset: int) -> int | None:
         """The line of a byte offset, for the decoder's errors that come without a line."""
@@ -415,32 +440,21 @@ class YamlReader:
         if len(self.problems) > before or host is None:
             return None
         name, is_ip = host
-        sni: str | None = checked.get("sni")
-        port: int | None = checked.get("port")
-        timeout: float | None = checked.get("timeout")
-        retries: int | None = checked.get("retries")
-        protocol: str | None = checked.get("protocol")
-        tags: tuple[str, ...] | None = checked.get("tags")
-        joined = defaults.tags
-        if tags:
-            # the same few tag lists, over and over: joined once each
-            known = self._unions.get((defaults.tags, tags))
-            if known is None:
-                if len(self._unions) > 256:
-                    self._unions.clear()
-                known = self._unions[defaults.tags, tags] = union(defaults.tags, tags)
-            joined = known
-        return (
-            name,
-            defaults.port if port is None else port,
-            checked.get("address"),
-            sni if sni is not None else None if is_ip else name,
-            checked.get("label") or "",
-            joined,
-            defaults.timeout if timeout is None else timeout,
-            defaults.retries if retries is None else retries,
+        protocol = checked.get("protocol")
+        # by position, in the order of an Entry: keyword arguments cost more than the call
+        return make_entry(
+            defaults,
             node.line,
-            "/" if (protocol or defaults.protocol) == HTTPS else None,
+            name,
+            is_ip,
+            checked.get("port"),
+            checked.get("address"),
+            checked.get("sni"),
+            checked.get("label") or "",
+            checked.get("tags") or (),
+            checked.get("timeout"),
+            checked.get("retries"),
+            FROM_DEFAULTS if protocol is None else http_path(protocol),
         )
 
     # -- the values of keys; each returns None when wrong (and reports it)
@@ -514,7 +528,7 @@ class YamlReader:
 
     def _integer(self, node: Node, key: str, low: int, high: int) -> int | None:
         scalar = self._value(node, key, int, f"an integer {low}..{high}")
-        if scalar is None:
+        if scalar is None or self._misread(scalar, key):
             return None
         assert isinstance(scalar.value, int)
         try:
@@ -525,7 +539,7 @@ class YamlReader:
 
     def _seconds(self, node: Node) -> float | None:
         scalar = self._value(node, "timeout", (int, float), "a number of seconds")
-        if scalar is None:
+        if scalar is None or self._misread(scalar, "timeout"):
             return None
         assert isinstance(scalar.value, int | float)
         try:
@@ -533,6 +547,40 @@ class YamlReader:
         except ValueError as exc:
             self._problem(scalar.line, str(exc))
             return None
+
+    def _misread(self, scalar: Scalar, key: str) -> bool:
+        """Whether YAML 1.1 read the number ``scalar`` unlike the people who write lists
+        (reported): with a leading 0 as octal (``015001`` is 6657), with colons in base 60
+        (``1:30`` is 90). Both are silent in YAML, and wrong in a port, a timeout or a count
+        (but ``00`` to ``07``, the same in octal). Hexadecimal and binary numbers say what
+        they are (``0x1BB``)."""
+        text = scalar.text
+        if text[:1] not in _SIGNED_ZERO and ":" not in text:  # as nearly always
+            return False
+        digits = text.lstrip("+-")
+        value = scalar.value
+        assert isinstance(value, int | float)
+        if isinstance(value, float):
+            shown = f"{value:g}"
+        else:  # an octal number of thousands of digits is a number all the same
+            shown = str(value) if value.bit_length() < 200 else "a number far too large"
+        if ":" in digits:
+            what = f"the base-60 number {shown}"
+            meant = ""
+        elif isinstance(value, int) and digits[1:2] in _OCTAL and digits[:1] == "0":
+            decimal = digits.replace("_", "").lstrip("0") or "0"
+            if len(decimal) < 20 and abs(value) == int(decimal):
+                return False  # 01 to 07: the same number either way
+            what = f"the octal number {shown} (a leading 0 means octal)"
+            meant = f", else {decimal}"
+        else:
+            return False
+        self._problem(
+            scalar.line,
+            f"{key}: YAML 1.1 reads {show(text, 40)} as {what}; "
+            f"write {shown} if that is meant{meant}",
+        )
+        return True
 
     def _protocol(self, node: Node) -> str | None:
         if isinstance(node, Invalid):
