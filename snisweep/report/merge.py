@@ -24,8 +24,6 @@ and shards missing from 1..N (unless ``allow_missing``).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +32,7 @@ from typing import Final
 from snisweep.core.certs import printable
 from snisweep.core.record import Record
 from snisweep.errors import ConfigError, Problem, SnisweepError, UsageError, cannot_read
+from snisweep.model import endpoint_digest
 from snisweep.report.readers import Flaw, Row, detect_format, parse_report, shard_of
 from snisweep.report.writers import Format, ReportWriter, format_for, refuse_overwriting
 from snisweep.run.session import run_loop
@@ -73,8 +72,9 @@ class _Survey:
 
 
 def _endpoint_key(record: Record) -> bytes:
-    key = json.dumps([record.host, record.port, record.sni or "", record.address or ""])
-    return hashlib.blake2b(key.encode(), digest_size=16).digest()
+    # A row holds the address it dialled (a list entry holds the one configured, if any): two
+    # reports of the same endpoint dialled the same address, or they are of different scans.
+    return endpoint_digest(record.host, record.port, record.address, record.sni)
 
 
 def _describe(record: Record) -> str:

@@ -13,11 +13,11 @@ instead, see ``snisweep.cli``: they all read the same validated lists, so positi
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from snisweep.errors import UsageError
+from snisweep.model import endpoint_digest
 
 #: The environment a Kubernetes Indexed Job gives every pod (0-based), and the shard count,
 #: which Kubernetes does not expose: the Job's manifest sets it, equal to ``completions``.
@@ -30,8 +30,9 @@ SHARDS_MAX = 100_000
 def endpoint_hash(host: str, port: int, address: str | None) -> int:
     """A 64-bit hash of an endpoint that every machine and Python process agrees on
     (``hash()`` does not: it is salted per process)."""
-    raw = f"{host}\0{port}\0{address or ''}".encode()
-    return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "big")
+    # The endpoint's one identity, without its SNI name: entries that differ only there are
+    # one endpoint to de-duplication, so they must fall in one shard.
+    return int.from_bytes(endpoint_digest(host, port, address, None)[:8], "big")
 
 
 @dataclass(frozen=True, slots=True)
