@@ -17,8 +17,9 @@ from typing import BinaryIO
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from listfiles import problems_of, write
 
-from snisweep.errors import ConfigError, ListChangedError, Problem
+from snisweep.errors import ConfigError, ListChangedError
 from snisweep.lists.csv_list import CsvReader
 from snisweep.lists.load import (
     ListFormat,
@@ -30,37 +31,6 @@ from snisweep.lists.rules import Defaults
 from snisweep.lists.text_list import TextReader
 from snisweep.lists.yaml_list import YamlReader
 from snisweep.model import Endpoint
-
-DEFAULTS = Settings()
-
-
-EXAMPLE = Path(__file__).resolve().parent.parent / "configs" / "example.yaml"
-
-
-def write(directory: Path, name: str, text: str | bytes) -> str:
-    path = directory / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-    return str(path)
-
-
-def endpoints_of(tmp_path: Path, text: str, settings: Settings = DEFAULTS) -> list[Endpoint]:
-    return list(load([write(tmp_path, "list.yaml", text)], settings))
-
-
-def only(tmp_path: Path, text: str, settings: Settings = DEFAULTS) -> Endpoint:
-    (endpoint,) = endpoints_of(tmp_path, text, settings)
-    return endpoint
-
-
-def problems_of(paths: list[str]) -> list[Problem]:
-    with pytest.raises(ConfigError) as caught:
-        load(paths)
-    return list(caught.value.problems)
-
 
 # --- settings and formats ---------------------------------------------------------------------
 
