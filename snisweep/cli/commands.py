@@ -197,8 +197,8 @@ def _add_scan_options(parser: argparse.ArgumentParser) -> None:
         type=_seconds,
         default=settings.timeout,
         metavar="S",
-        help=f"seconds per probe, connect plus handshake (default {settings.timeout:g}); "
-        "a list's defaults and endpoints may set their own",
+        help="seconds per probe: connect, handshake and HTTP status line "
+        f"(default {settings.timeout:g}); a list's defaults and endpoints may set their own",
     )
     parser.add_argument(
         "--retries",
