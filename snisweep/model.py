@@ -15,7 +15,7 @@ row. Exceptions (``snisweep.errors``) are kept for misuse and the environment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from hashlib import blake2b
@@ -68,6 +68,15 @@ class Reason(StrEnum):
     TLS_FAILURE = "tls-failure"
     IP_LITERAL_REJECTED = "ip-literal-rejected"
     NOSNI_CONNECT_FAILED = "nosni-connect-failed"
+    TLS_VERSION_UNSUPPORTED = "tls-version-unsupported"
+    # error: the HTTP CONNECT proxy both probes go through failed; nothing about SNI is known
+    PROXY_REFUSED = "proxy-refused"
+    PROXY_UNREACHABLE = "proxy-unreachable"
+    PROXY_TIMEOUT = "proxy-timeout"
+    PROXY_AUTH_REQUIRED = "proxy-auth-required"
+    PROXY_DENIED = "proxy-denied"
+    PROXY_CONNECT_FAILED = "proxy-connect-failed"
+    PROXY_BAD_ANSWER = "proxy-bad-answer"
     INTERNAL_ERROR = "internal-error"
 
 
@@ -99,13 +108,28 @@ class FailureKind(StrEnum):
     CLOSED = "closed"  # the peer closed the connection during the handshake
     ALERT = "alert"  # the peer sent a fatal TLS alert; ``Failure.alert`` names it
     NOT_TLS = "not-tls"  # the peer answered with something that is not TLS
-    TLS_FAILURE = "tls-failure"  # any other TLS error (no common version or cipher, ...)
+    TLS_FAILURE = "tls-failure"  # any other TLS error (no common cipher, ...)
+    # no TLS version both sides allow (the client's range is --tls-min/--tls-max)
+    TLS_VERSION = "tls-version"
+    # The HTTP CONNECT proxy, before a byte reached the destination:
+    PROXY_REFUSED = "proxy-refused"  # the proxy's port refused the TCP connection
+    PROXY_UNREACHABLE = "proxy-unreachable"  # its name does not resolve, or no route to it
+    PROXY_TIMEOUT = "proxy-timeout"  # no connection to it, or no answer to CONNECT, in time
+    PROXY_AUTH_REQUIRED = "proxy-auth-required"  # 407: credentials missing or refused
+    PROXY_DENIED = "proxy-denied"  # another 4xx: its policy will not tunnel there
+    PROXY_CONNECT_FAILED = "proxy-connect-failed"  # 5xx: it could not reach the destination
+    PROXY_BAD_ANSWER = "proxy-bad-answer"  # it closed, or answered something that is not HTTP
     INTERNAL = "internal-error"  # a bug in snisweep, caught so that the scan goes on
 
     @property
     def before_tls(self) -> bool:
         """True when the failure happened before a single TLS byte was exchanged."""
         return self in _BEFORE_TLS
+
+    @property
+    def at_proxy(self) -> bool:
+        """True when the HTTP CONNECT proxy failed (every such failure is before TLS too)."""
+        return self.value.startswith("proxy-")
 
 
 _BEFORE_TLS = frozenset(
@@ -114,8 +138,46 @@ _BEFORE_TLS = frozenset(
         FailureKind.CONNECT_REFUSED,
         FailureKind.CONNECT_TIMEOUT,
         FailureKind.CONNECT_FAILED,
+        *(kind for kind in FailureKind if kind.value.startswith("proxy-")),
     }
 )
+
+
+class TLSVersion(StrEnum):
+    """A protocol version a probe may use (``tls_min``/``tls_max``, ``--tls-min/--tls-max``)."""
+
+    TLS1_0 = "1.0"
+    TLS1_1 = "1.1"
+    TLS1_2 = "1.2"
+    TLS1_3 = "1.3"
+
+
+@dataclass(frozen=True, slots=True)
+class Proxy:
+    """An HTTP CONNECT proxy both probes of an endpoint go through.
+
+    ``authorization`` is the ``Proxy-Authorization`` header's value (``Basic ...``) when the
+    proxy URL carried credentials. It never reaches a report, a log or an error message: the
+    ``repr`` leaves it out and ``display`` (the ``proxy`` column) is ``host:port`` only.
+    """
+
+    host: str  # a name, or an IP literal (IPv6 without brackets)
+    port: int
+    authorization: str | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def display(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Trust:
+    """Whether the chain a server sent with SNI verifies for the endpoint's name
+    (``sni_cert_trusted``, ``sni_trust_error``)."""
+
+    trusted: bool
+    error: str | None = None  # the verifier's reason, when not trusted
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +201,13 @@ class Endpoint:
     # The request target of the HTTP check (the URL's path and query, else "/"); None for a
     # plain TLS endpoint (``protocol: tls``, or a URL of a scheme that is not HTTP).
     http_path: str | None = "/"
+    # The client's protocol range (None: whatever OpenSSL still can, at either end).
+    tls_min: TLSVersion | None = None
+    tls_max: TLSVersion | None = None
+    # The HTTP CONNECT proxy both probes go through; None: direct.
+    proxy: Proxy | None = None
+    # One row per address the name resolves to, instead of the first that accepts a connection.
+    all_addresses: bool = False
 
     @property
     def identity(self) -> str:
