@@ -228,10 +228,21 @@ def endpoint_digest(host: str, port: int, address: str | None, sni: str | None) 
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """One address to dial for an endpoint. Both probes of an endpoint use the same target."""
+    """One address to dial for an endpoint. Both probes of an endpoint use the same target.
+
+    Through a proxy (``endpoint.proxy``) the connection goes to ``proxy_address`` and the proxy
+    is asked to tunnel to ``destination``; ``address`` is None when the proxy resolves the name
+    itself, as clients behind a proxy have it do.
+    """
 
     endpoint: Endpoint
-    address: str
+    address: str | None
+    proxy_address: str | None = None
+
+    @property
+    def destination(self) -> str:
+        """Where the TLS connection leads: the address, else the name the proxy resolves."""
+        return self.address if self.address is not None else self.endpoint.host
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +306,9 @@ class Handshake:
     warning_alerts: tuple[str, ...] = ()
     # The HTTP check on the same connection; None when none was made (plain TLS, --no-http).
     http: HttpAnswer | None = None
+    # The certificates the server sent (DER, leaf first), for the trust check; None when not
+    # asked for or where Python cannot tell.
+    chain: tuple[bytes, ...] | None = None
 
     def with_http(self, answer: HttpAnswer) -> Handshake:
         return Handshake(
@@ -304,6 +318,7 @@ class Handshake:
             self.chain_length,
             self.warning_alerts,
             answer,
+            self.chain,
         )
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from snisweep.core.classify import classify, http_refusal
 from snisweep.model import (
+    TLSVersion,
     Certificate,
     Endpoint,
     Failure,
@@ -105,6 +106,40 @@ TABLE: list[tuple[str, Endpoint, Observation, Observation | None, Verdict, Reaso
         Reason.TLS_ALERT,
     ),
     ("tls-failure", NAMED, fail(FailureKind.TLS_FAILURE), None, Verdict.ERROR, Reason.TLS_FAILURE),
+    (
+        "tls-version-unsupported",
+        NAMED,
+        fail(FailureKind.TLS_VERSION, "protocol_version"),
+        None,
+        Verdict.ERROR,
+        Reason.TLS_VERSION_UNSUPPORTED,
+    ),
+    (
+        "tls-version-unsupported-without-sni-is-an-alert",
+        NAMED,
+        hs(EXACT),
+        fail(FailureKind.TLS_VERSION, "protocol_version"),
+        Verdict.REQUIRED,
+        Reason.NOSNI_ALERT,
+    ),
+    *(
+        (f"{kind.value}-with-sni", NAMED, fail(kind), None, Verdict.ERROR, Reason(kind.value))
+        for kind in FailureKind
+        if kind.at_proxy
+    ),
+    *(
+        # A proxy that fails only the probe without SNI says nothing about SNI either.
+        (
+            f"{kind.value}-without-sni",
+            NAMED,
+            hs(EXACT),
+            fail(kind),
+            Verdict.ERROR,
+            Reason(kind.value),
+        )
+        for kind in FailureKind
+        if kind.at_proxy
+    ),
     ("internal", NAMED, fail(FailureKind.INTERNAL), None, Verdict.ERROR, Reason.INTERNAL_ERROR),
     (
         "ip-literal-failed",
@@ -434,6 +469,16 @@ def test_ip_literal_with_sni_key_is_probed_like_a_name() -> None:
 def test_every_reason_is_reachable_and_documented() -> None:
     reached = {row[5] for row in TABLE}
     assert reached == set(Reason)
+
+
+def test_no_common_version_names_the_range() -> None:
+    limited = Endpoint(
+        host="api.example.com", port=443, sni="api.example.com", tls_min=TLSVersion.TLS1_2
+    )
+    result = classify(limited, fail(FailureKind.TLS_VERSION, "protocol_version"), None)
+    assert "TLS 1.2 to 1.3 (tls_min/tls_max)" in result.detail
+    result = classify(NAMED, fail(FailureKind.TLS_VERSION), None)
+    assert "any TLS version OpenSSL still speaks" in result.detail
 
 
 def test_http_refusal_names_the_reason_the_scheduler_confirms() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import socket
 import ssl
 import struct
@@ -20,10 +21,41 @@ from hypothesis import strategies as st
 from snisweep.core.classify import classify
 from snisweep.core.record import Record, build
 from snisweep.lab import Lab, Scenario
-from snisweep.model import Endpoint, Failure, FailureKind, Handshake, HttpAnswer, HttpOutcome
+from snisweep.model import (
+    Endpoint,
+    Failure,
+    FailureKind,
+    Handshake,
+    HttpAnswer,
+    HttpOutcome,
+    Observation,
+    Target,
+    TLSVersion,
+)
 from snisweep.net.http import request
 from snisweep.net.probe import TLSProber, _Cleartext, alert_name, failure_from
 from snisweep.report.writers import CSVEncoder
+
+
+async def dial(
+    prober: TLSProber,
+    address: str,
+    port: int,
+    server_name: str | None,
+    timeout: float,
+    request: bytes | None = None,
+    **settings: object,
+) -> Observation:
+    """One probe of ``address``, as the scheduler makes it for an endpoint with these settings."""
+    endpoint = Endpoint(
+        host=server_name or address,
+        port=port,
+        sni=server_name,
+        timeout=timeout,
+        **settings,  # type: ignore[arg-type]
+    )
+    return await prober(Target(endpoint, address), server_name, request)
+
 
 pytestmark = pytest.mark.anyio
 
@@ -73,8 +105,8 @@ def test_failure_from_unknown_bug_is_internal() -> None:
 async def test_handshake_with_and_without_sni(lab: Lab) -> None:
     s = scenario(lab, "default-certificate")
     probe = TLSProber()
-    with_sni = await probe("127.0.0.1", s.port, s.host, 2.0)
-    without_sni = await probe("127.0.0.1", s.port, None, 2.0)
+    with_sni = await dial(probe, "127.0.0.1", s.port, s.host, 2.0)
+    without_sni = await dial(probe, "127.0.0.1", s.port, None, 2.0)
     assert isinstance(with_sni, Handshake)
     assert isinstance(without_sni, Handshake)
     assert with_sni.certificate is not None
@@ -102,7 +134,7 @@ async def test_failures_without_sni_are_named_precisely(
     lab: Lab, name: str, kind: FailureKind, alert: str | None
 ) -> None:
     s = scenario(lab, name)
-    observation = await TLSProber()("127.0.0.1", s.port, None, 0.5)
+    observation = await dial(TLSProber(), "127.0.0.1", s.port, None, 0.5)
     assert isinstance(observation, Failure), observation
     assert observation.kind is kind, observation
     assert observation.alert == alert
@@ -115,7 +147,7 @@ async def test_connect_timeout_on_a_listener_that_never_accepts() -> None:
         listener.bind(("127.0.0.1", 0))
         listener.listen(0)
         port = listener.getsockname()[1]
-        observation = await TLSProber()("127.0.0.1", port, "x.test", 0.3)
+        observation = await dial(TLSProber(), "127.0.0.1", port, "x.test", 0.3)
     assert isinstance(observation, Failure)
     assert observation.kind in (FailureKind.CONNECT_TIMEOUT, FailureKind.HANDSHAKE_TIMEOUT)
 
@@ -262,7 +294,9 @@ async def test_http_check_reads_only_the_status_line_within_the_timeout(
     timeout = 1.0
     with answering(answer, server_context) as server:
         started = time.monotonic()
-        observation = await TLSProber()("127.0.0.1", server.port, "http.test", timeout, REQUEST)
+        observation = await dial(
+            TLSProber(), "127.0.0.1", server.port, "http.test", timeout, REQUEST
+        )
         elapsed = time.monotonic() - started
     assert isinstance(observation, Handshake), observation
     assert observation.http == HttpAnswer(outcome, status)
@@ -274,7 +308,7 @@ async def test_http_check_reads_only_the_status_line_within_the_timeout(
 
 async def test_plain_tls_probe_sends_no_request(server_context: ssl.SSLContext) -> None:
     with answering(send(b"HTTP/1.1 200 OK\r\n\r\n"), server_context) as server:
-        observation = await TLSProber()("127.0.0.1", server.port, "http.test", 1.0, None)
+        observation = await dial(TLSProber(), "127.0.0.1", server.port, "http.test", 1.0, None)
         assert isinstance(observation, Handshake)
         assert observation.http is None
 
@@ -291,7 +325,7 @@ async def test_untrusted_answers_never_crash_a_probe_or_reach_a_cell_raw(
 
     endpoint = Endpoint(host="http.test", port=8443, sni="http.test")
     with answering(script, server_context) as server:
-        observation = await TLSProber()("127.0.0.1", server.port, "http.test", 0.5, REQUEST)
+        observation = await dial(TLSProber(), "127.0.0.1", server.port, "http.test", 0.5, REQUEST)
     assert isinstance(observation, Handshake)
     assert observation.http is not None
     if observation.http.status is not None:
@@ -351,8 +385,8 @@ def test_fatal_alerts_and_tls13_records_are_not_warnings() -> None:
 
 async def test_warning_alert_of_a_real_tls12_server_is_seen(lab: Lab) -> None:
     s = scenario(lab, "sni-warning-alert")
-    with_sni = await TLSProber()("127.0.0.1", s.port, s.host, 2.0)
-    without_sni = await TLSProber()("127.0.0.1", s.port, None, 2.0)
+    with_sni = await dial(TLSProber(), "127.0.0.1", s.port, s.host, 2.0)
+    without_sni = await dial(TLSProber(), "127.0.0.1", s.port, None, 2.0)
     assert isinstance(with_sni, Handshake)
     assert isinstance(without_sni, Handshake)
     assert with_sni.warning_alerts == ("unrecognized_name",)
@@ -361,10 +395,49 @@ async def test_warning_alert_of_a_real_tls12_server_is_seen(lab: Lab) -> None:
 
 
 async def test_chain_length_is_what_the_server_sent(lab: Lab) -> None:
-    long_chain = await TLSProber()("127.0.0.1", scenario(lab, "long-chain").port, None, 2.0)
-    short = await TLSProber()("127.0.0.1", scenario(lab, "same-certificate").port, None, 2.0)
+    long_chain = await dial(TLSProber(), "127.0.0.1", scenario(lab, "long-chain").port, None, 2.0)
+    short = await dial(TLSProber(), "127.0.0.1", scenario(lab, "same-certificate").port, None, 2.0)
     assert isinstance(long_chain, Handshake)
     assert isinstance(short, Handshake)
     assert long_chain.chain_length is not None
     assert long_chain.chain_length > 10
     assert short.chain_length == 1
+
+
+# --- the client's protocol range (tls_min / tls_max) ---------------------------------------------
+
+
+async def test_tls_max_emulates_an_older_client(lab: Lab) -> None:
+    s = scenario(lab, "same-certificate")  # TLS 1.2 and 1.3
+    newest = await dial(TLSProber(), "127.0.0.1", s.port, s.host, 2.0)
+    capped = await dial(TLSProber(), "127.0.0.1", s.port, s.host, 2.0, tls_max=TLSVersion.TLS1_2)
+    assert isinstance(newest, Handshake) and newest.tls_version == "TLSv1.3"
+    assert isinstance(capped, Handshake) and capped.tls_version == "TLSv1.2"
+
+
+@pytest.mark.parametrize(
+    ("name", "settings"),
+    [
+        ("legacy-tls", {"tls_min": TLSVersion.TLS1_2}),  # a TLS 1.0 server, a 1.2+ client
+        ("sni-warning-alert", {"tls_min": TLSVersion.TLS1_3}),  # a TLS 1.2 server, a 1.3 client
+        ("same-certificate", {"tls_max": TLSVersion.TLS1_1}),  # a 1.2+ server, a 1.1 client
+    ],
+)
+async def test_a_server_outside_the_range_is_a_version_failure(
+    lab: Lab, name: str, settings: dict[str, object]
+) -> None:
+    s = scenario(lab, name)
+    observation = await dial(TLSProber(), "127.0.0.1", s.port, s.host, 2.0, **settings)
+    assert isinstance(observation, Failure), observation
+    assert observation.kind is FailureKind.TLS_VERSION, observation
+
+
+async def test_the_chain_is_kept_for_the_trust_check(lab: Lab) -> None:
+    s = scenario(lab, "long-chain")
+    kept = await dial(TLSProber(chain=True), "127.0.0.1", s.port, s.host, 2.0)
+    plain = await dial(TLSProber(), "127.0.0.1", s.port, s.host, 2.0)
+    assert isinstance(kept, Handshake) and isinstance(plain, Handshake)
+    assert kept.chain is not None and len(kept.chain) == kept.chain_length
+    assert kept.certificate is not None
+    assert hashlib.sha256(kept.chain[0]).hexdigest() == kept.certificate.sha256
+    assert plain.chain is None

@@ -32,7 +32,15 @@ NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
 
 # Columns added since the contract was written; new ones go at the end, never in between:
 # ``shard`` (0.1), then the contract's "Additions (0.2)" in their order, as far as they landed.
-APPENDED_COLUMNS = ("shard", "sni_http_status", "nosni_http_status", "warnings")
+APPENDED_COLUMNS = (
+    "shard",
+    "sni_http_status",
+    "nosni_http_status",
+    "warnings",
+    "sni_cert_trusted",
+    "sni_trust_error",
+    "proxy",
+)
 
 
 def test_columns_are_the_contract_in_order_then_the_appended_ones() -> None:

@@ -27,6 +27,7 @@ from snisweep.model import (
     HttpAnswer,
     HttpOutcome,
     Observation,
+    Proxy,
     Reason,
     Verdict,
     WarningCode,
@@ -133,7 +134,7 @@ async def test_both_probes_dial_the_same_pinned_address() -> None:
 async def test_ip_literal_gets_one_probe_and_no_resolution() -> None:
     prober = ScriptedProber(lambda a, p, n, i: OTHER)
 
-    async def no_dns(host: str, port: int, timeout: float) -> str | Failure:
+    async def no_dns(host: str) -> tuple[str, ...] | Failure:
         raise AssertionError("an IP literal must not be resolved")
 
     records = await run(Scanner(prober, no_dns), [Endpoint(host="192.0.2.1", port=8443)])
@@ -357,10 +358,11 @@ async def test_a_pinned_address_or_an_ip_literal_is_not_resolved() -> None:
 
 
 async def test_a_slow_resolver_gives_a_dns_failure_at_the_timeout() -> None:
-    resolver = ScriptedResolver(delay=lambda host: 60.0 if host == "slow.t" else 0.0)
+    # The DNS timeout is the resolver's own (--dns-timeout), not the probe's.
+    resolver = ScriptedResolver(delay=lambda host: 60.0 if host == "slow.t" else 0.0, timeout=3.0)
     prober = ScriptedProber(GOOD, delay=1.0)
     timed = await run_timed(
-        Scanner(prober, resolver), [named("slow.t", timeout=3.0), named("fast.t", timeout=3.0)]
+        Scanner(prober, resolver), [named("slow.t", timeout=9.0), named("fast.t", timeout=9.0)]
     )
     done = {record.host: (at, record) for at, record in timed}
     at, slow = done["slow.t"]
@@ -532,7 +534,7 @@ async def test_a_refusal_without_sni_is_confirmed_by_the_retries() -> None:
     assert prober.started(sni=False) == [0.0, 2.0, 3.0]
     assert record.verdict is Verdict.REQUIRED
     assert record.reason is Reason.NOSNI_HTTP_REFUSED
-    address = await fake_resolve("a.t", 443, 1.0)
+    address = fake_address("a.t")
     assert prober.calls == Counter({(address, "a.t"): 1, (address, None): 3})
     assert record.attempts == 4
     assert (record.sni_http_status, record.nosni_http_status) == (200, 403)
@@ -570,3 +572,152 @@ async def test_warnings_reach_the_record() -> None:
     (record,) = await run(Scanner(prober, fake_resolve), [named("a.t")])
     # GOOD's certificate is for *.t, which "a.t" is not under: that is a warning too.
     assert record.warnings == (WarningCode.SNI_WARNING_ALERT, WarningCode.SNI_CERT_NOT_COVERING)
+
+
+# --- one lookup per name, every address ---------------------------------------------------------
+
+
+async def test_endpoints_of_one_name_share_one_lookup() -> None:
+    # Three ports of one name at once, and one later: the first asks, the others wait for its
+    # answer (0.5 s), and the last finds it kept.
+    resolver = ScriptedResolver({"shared.t": "203.0.113.7"}, delay=0.5)
+    prober = ScriptedProber(GOOD, delay=1.0)
+    endpoints = [Endpoint(host="shared.t", port=p, sni="shared.t") for p in (443, 8443, 9443)]
+    endpoints.append(Endpoint(host="shared.t", port=10443, sni="shared.t"))
+    timed = await run_timed(
+        Scanner(prober, resolver, Limits(concurrency=3, per_host=10)), endpoints
+    )
+    assert [lookup.host for lookup in resolver.log] == ["shared.t"]
+    assert sorted(at for at, _ in timed) == [1.5, 1.5, 1.5, 2.5]
+    assert {record.address for _, record in timed} == {"203.0.113.7"}
+
+
+async def test_a_failed_lookup_is_shared_too() -> None:
+    gone = Failure(FailureKind.DNS, "gone.t does not resolve")
+    resolver = ScriptedResolver({"gone.t": gone}, delay=0.5)
+    prober = ScriptedProber(GOOD)
+    endpoints = [Endpoint(host="gone.t", port=p, sni="gone.t") for p in (443, 8443)]
+    records = await run(Scanner(prober, resolver), endpoints)
+    assert len(resolver.log) == 1
+    assert [r.reason for r in records] == [Reason.DNS_FAILURE] * 2
+
+
+REFUSED = Failure(FailureKind.CONNECT_REFUSED, "connection refused")
+
+
+async def test_the_first_address_that_accepts_a_connection_is_used() -> None:
+    # ::1 refuses (nothing listens there), 127.0.0.1 serves: clients fall back, so does the scan.
+    resolver = ScriptedResolver({"dual.t": ("::1", "127.0.0.1")})
+    prober = ScriptedProber(lambda a, p, n, i: REFUSED if a == "::1" else GOOD)
+    (record,) = await run(Scanner(prober, resolver), [named("dual.t", retries=0)])
+    assert (record.verdict, record.reason, record.address) == (
+        Verdict.OPTIONAL,
+        Reason.SAME_CERTIFICATE,
+        "127.0.0.1",
+    )
+    assert record.attempts == 4  # two connections refused at ::1, two handshakes at 127.0.0.1
+    assert {(c.address, c.server_name) for c in prober.log if not c.cancelled} >= {
+        ("::1", "dual.t"),
+        ("127.0.0.1", "dual.t"),
+        ("127.0.0.1", None),
+    }
+
+
+async def test_every_address_failing_names_them_all() -> None:
+    resolver = ScriptedResolver({"dead.t": ("::1", "127.0.0.1")})
+    prober = ScriptedProber(REFUSED)
+    (record,) = await run(Scanner(prober, resolver), [named("dead.t", retries=0)])
+    assert (record.verdict, record.reason, record.address) == (
+        Verdict.ERROR,
+        Reason.CONNECT_REFUSED,
+        "127.0.0.1",
+    )
+    assert record.sni_error is not None
+    assert record.sni_error.endswith("every other address failed too: ::1 (connect-refused)")
+
+
+async def test_a_server_failure_is_not_a_reason_to_try_the_next_address() -> None:
+    # A fatal alert is the server's answer at that address: clients do not fall back on it.
+    alert = Failure(FailureKind.ALERT, "fatal alert handshake_failure", alert="handshake_failure")
+    resolver = ScriptedResolver({"alerting.t": ("192.0.2.1", "192.0.2.2")})
+    prober = ScriptedProber(lambda a, p, n, i: alert if a == "192.0.2.1" else GOOD)
+    (record,) = await run(Scanner(prober, resolver), [named("alerting.t", retries=0)])
+    assert (record.reason, record.address) == (Reason.TLS_ALERT, "192.0.2.1")
+    assert {c.address for c in prober.log} == {"192.0.2.1"}
+
+
+async def test_all_addresses_gives_one_row_per_address() -> None:
+    # A pool whose members differ: one needs SNI, the other does not.
+    resolver = ScriptedResolver({"pool.t": ("192.0.2.1", "192.0.2.2", "2001:db8::1")})
+
+    def answer(address: str, port: int, name: str | None, attempt: int) -> Observation:
+        if address == "192.0.2.2" and name is None:
+            return RESET
+        return GOOD
+
+    prober = ScriptedProber(answer, delay=1.0)
+    records = await run(Scanner(prober, resolver), [named("pool.t", all_addresses=True)])
+    assert anyio.current_time() == 2.0  # every address at once; the reset is retried once
+    by_address = {r.address: (r.verdict, r.reason) for r in records}
+    assert by_address == {
+        "192.0.2.1": (Verdict.OPTIONAL, Reason.SAME_CERTIFICATE),
+        "192.0.2.2": (Verdict.REQUIRED, Reason.NOSNI_RESET),
+        "2001:db8::1": (Verdict.OPTIONAL, Reason.SAME_CERTIFICATE),
+    }
+    assert [r.address for r in records] == ["192.0.2.1", "192.0.2.2", "2001:db8::1"]
+
+
+async def test_all_addresses_of_a_name_that_does_not_resolve_is_one_row() -> None:
+    records = await run(
+        Scanner(ScriptedProber(GOOD), fake_resolve), [named("x.invalid", all_addresses=True)]
+    )
+    assert [(r.reason, r.address) for r in records] == [(Reason.DNS_FAILURE, None)]
+
+
+async def test_all_addresses_with_a_pinned_address_is_one_row() -> None:
+    records = await run(
+        Scanner(ScriptedProber(GOOD), fake_resolve),
+        [named("pinned.t", address="198.51.100.1", all_addresses=True)],
+    )
+    assert [r.address for r in records] == ["198.51.100.1"]
+
+
+# --- through a proxy -----------------------------------------------------------------------------
+
+
+async def test_through_a_proxy_the_proxy_resolves_the_name() -> None:
+    proxy = Proxy("proxy.t", 3128)
+    resolver = ScriptedResolver({"proxy.t": "10.0.0.8"})
+    prober = ScriptedProber(GOOD)
+    (record,) = await run(Scanner(prober, resolver), [named("far.t", proxy=proxy)])
+    assert [lookup.host for lookup in resolver.log] == ["proxy.t"]  # far.t is the proxy's job
+    assert {c.address for c in prober.log} == {"far.t"}
+    assert (record.address, record.proxy, record.verdict) == (
+        None,
+        "proxy.t:3128",
+        Verdict.OPTIONAL,
+    )
+
+
+async def test_a_proxy_whose_name_does_not_resolve_is_a_proxy_failure() -> None:
+    proxy = Proxy("proxy.invalid", 3128, authorization="Basic c2VjcmV0OnNlY3JldA==")
+    prober = ScriptedProber(GOOD)
+    (record,) = await run(Scanner(prober, fake_resolve), [named("far.t", proxy=proxy)])
+    assert (record.verdict, record.reason) == (Verdict.ERROR, Reason.PROXY_UNREACHABLE)
+    assert prober.log == []
+    assert "c2VjcmV0" not in repr(record)
+
+
+# --- the per-address limit ----------------------------------------------------------------------
+
+
+async def test_the_time_held_back_by_the_per_address_limit_is_counted() -> None:
+    # 4 endpoints on one address, 2 probes each, 1 s per probe, 2 connections at a time:
+    # 8 connections in 4 waves; 6 of them waited 1, 1, 2, 2, 3, 3 s.
+    resolver = ScriptedResolver(delay=0.0)
+    prober = ScriptedProber(GOOD, delay=1.0)
+    endpoints = [named(f"n{i}.t", address="192.0.2.50") for i in range(4)]
+    scanner = Scanner(prober, resolver, Limits(concurrency=10, per_host=2))
+    await run(scanner, endpoints)
+    assert anyio.current_time() == 4.0
+    assert (scanner.held_back.connections, scanner.held_back.seconds) == (6, 12.0)

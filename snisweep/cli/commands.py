@@ -28,8 +28,11 @@ from snisweep.errors import (
     SnisweepError,
     UsageError,
 )
+from snisweep.core.trust import TrustStore
 from snisweep.lists.load import RETRIES_RANGE, TIMEOUT_MAX, ListFormat, Settings, load
-from snisweep.model import Verdict
+from snisweep.lists.rules import check_proxy, check_tls_version
+from snisweep.net.proxy import proxy_from_environment
+from snisweep.model import TLSVersion, Verdict
 from snisweep.report.writers import Format, ReportWriter, format_for, refuse_overwriting
 from snisweep.run.scheduler import Limits
 from snisweep.run.session import (
@@ -138,6 +141,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no HTTP check: stop each probe at the handshake, for every endpoint",
     )
+    _add_network_options(scan)
     scan.add_argument("--quiet", action="store_true", help="no summary on standard error")
     scan.add_argument("--no-progress", action="store_true", help="no progress bar")
     scan.set_defaults(command="scan", run=_run_scan)
@@ -208,6 +212,85 @@ def _add_scan_options(parser: argparse.ArgumentParser) -> None:
         help="extra attempts for a probe that fails; it counts as failed only when every "
         f"attempt failed (default {settings.retries})",
     )
+
+
+def _add_network_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--all-addresses",
+        action="store_true",
+        help="one row per address a name resolves to (A and AAAA), instead of the first "
+        "address that accepts a connection; for endpoints whose list does not say",
+    )
+    parser.add_argument(
+        "--dns-timeout",
+        type=_seconds,
+        default=5.0,
+        metavar="S",
+        help="seconds per name lookup, counted from when it starts (default 5)",
+    )
+    parser.add_argument(
+        "--proxy",
+        metavar="URL",
+        help="the HTTP CONNECT proxy both probes go through: http://HOST:PORT, credentials "
+        "in the URL's user part; 'direct' for none (default: https_proxy, HTTPS_PROXY, "
+        "all_proxy or ALL_PROXY from the environment, except for the hosts of NO_PROXY); "
+        "a list's defaults and endpoints may set their own",
+    )
+    for end, meaning in (("min", "lowest"), ("max", "highest")):
+        parser.add_argument(
+            f"--tls-{end}",
+            metavar="VERSION",
+            help=f"the {meaning} TLS version a probe offers, 1.0 to 1.3, to emulate a client "
+            "(default: what OpenSSL still can); a list's defaults and endpoints may set their own",
+        )
+    parser.add_argument(
+        "--ca-file",
+        metavar="PATH",
+        help="PEM file of the CA certificates that the trust check (sni_cert_trusted) trusts, "
+        "instead of the system trust store",
+    )
+    parser.add_argument(
+        "--no-trust",
+        action="store_true",
+        help="no trust check: sni_cert_trusted and sni_trust_error stay empty",
+    )
+
+
+def _network_settings(args: argparse.Namespace) -> dict[str, object]:
+    """The command line's proxy, protocol range and all-addresses flag, for ``Settings``,
+    and the environment's proxy; bad values are usage errors that name the option."""
+    settings: dict[str, object] = {"all_addresses": args.all_addresses}
+    for option, key in (("--tls-min", "tls_min"), ("--tls-max", "tls_max")):
+        text = getattr(args, key)
+        if text is not None:
+            try:
+                settings[key] = check_tls_version(text)
+            except ValueError as exc:
+                raise UsageError(f"{option}: {exc}") from None
+    versions = list(TLSVersion)
+    low, high = settings.get("tls_min"), settings.get("tls_max")
+    if isinstance(low, TLSVersion) and isinstance(high, TLSVersion):
+        if versions.index(low) > versions.index(high):
+            raise UsageError(f"--tls-min {low} is above --tls-max {high}")
+    if args.proxy is not None:
+        try:
+            settings["proxy"] = check_proxy(args.proxy)
+        except ValueError as exc:
+            raise UsageError(f"--proxy: {exc}") from None
+    try:
+        proxy, no_proxy = proxy_from_environment(os.environ)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    settings["environment_proxy"], settings["no_proxy"] = proxy, no_proxy
+    return settings
+
+
+def _trust_store(args: argparse.Namespace) -> TrustStore | None:
+    if args.no_trust:
+        return None
+    if args.ca_file is not None:
+        return TrustStore.from_file(args.ca_file)
+    return TrustStore.system()
 
 
 def _add_report(parser: argparse.ArgumentParser, what: str) -> None:
@@ -302,9 +385,16 @@ def _run_scan(args: argparse.Namespace) -> int:
     _refuse_stdin_twice(args.configs)
     shard: Shard | None = args.shard if args.shard is not None else from_environment(os.environ)
     # Every list is checked before the report is opened: a bad list never truncates a report.
+    settings = _network_settings(args)
+    trust = _trust_store(args)
     endpoints = load(
         args.configs,
-        Settings(timeout=args.timeout, retries=args.retries, protocol=args.protocol),
+        Settings(
+            timeout=args.timeout,
+            retries=args.retries,
+            protocol=args.protocol,
+            **settings,  # type: ignore[arg-type]
+        ),
         stdin_format=args.stdin_format,
         select=shard.holds if shard is not None else None,
     )
@@ -313,7 +403,15 @@ def _run_scan(args: argparse.Namespace) -> int:
     limits = Limits(concurrency=args.concurrency, per_host=args.per_host)
     show_progress = not (args.quiet or args.no_progress) and sys.stderr.isatty()
     progress = ProgressBar(endpoints.count) if show_progress else None
-    job = Job(endpoints, limits, _label(shard), progress, http=not args.no_http)
+    job = Job(
+        endpoints,
+        limits,
+        _label(shard),
+        progress,
+        http=not args.no_http,
+        dns_timeout=args.dns_timeout,
+        trust=trust,
+    )
     processes = min(worker_count(args.workers, endpoints.count), limits.concurrency)
     try:
         if processes > 1:
@@ -366,7 +464,8 @@ def _run_demo(args: argparse.Namespace) -> int:
         )
         writer = ReportWriter(args.output, format_for(args.output, None)) if args.output else None
         records: list[Record] = []
-        outcome = run_async(scan_to_report, Job(endpoints, Limits()), writer, records)
+        job = Job(endpoints, Limits(), trust=lab.trust_store())
+        outcome = run_async(scan_to_report, job, writer, records)
     expected = {(s.host, s.port): (s.verdict, s.reason, s.warnings) for s in lab.scenarios}
     print_table(records, list(expected), sys.stdout)
     err(summary(outcome, writer.name if writer else "the table above"))

@@ -46,10 +46,19 @@ def summary(outcome: Outcome, where: str) -> str:
     tally = outcome.tally
     counts = ", ".join(f"{verdict.value} {tally.verdicts[verdict]}" for verdict in Verdict)
     rate = tally.total / outcome.elapsed if outcome.elapsed > 0 else 0.0
-    return (
+    line = (
         f"snisweep: {tally.total} endpoint(s) in {outcome.elapsed:.1f} s ({rate:.1f}/s): "
         f"{counts}; report: {where}"
     )
+    held = outcome.held_back
+    # Noticeable: on average at least one connection was kept waiting all along the scan.
+    if held is not None and outcome.elapsed >= 1.0 and held.seconds >= outcome.elapsed:
+        line += (
+            f"\nsnisweep: the per-address limit (--per-host {held.per_address}) held the scan "
+            f"back: {held.connections} connection(s) waited, {held.seconds / outcome.elapsed:.0f} "
+            "at a time on average; raise --per-host if those servers take more at once"
+        )
+    return line
 
 
 def print_table(records: Sequence[Record], order: Sequence[tuple[str, int]], out: TextIO) -> None:

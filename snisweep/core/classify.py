@@ -9,7 +9,8 @@ This is the only module that decides a verdict. The decision table, first matchi
 1   fatal unrecog_name  (IP literal: the one probe)        error       ip-literal-rejected
 2   failure             anything                           error       from the failure (below)
 3   handshake, IP lit.  not probed                         optional    ip-literal
-4   handshake           failure before TLS (connect, DNS)  error       nosni-connect-failed
+4   handshake           the proxy failed                   error       proxy-* (below)
+4b  handshake           failure before TLS (connect, DNS)  error       nosni-connect-failed
 5   handshake           internal error                     error       internal-error
 6   handshake           fatal alert unrecognized_name      required    nosni-alert-unrecognized-name
 7   handshake           fatal alert handshake_failure      required    nosni-alert-handshake-failure
@@ -31,14 +32,17 @@ This is the only module that decides a verdict. The decision table, first matchi
 Line 2 reasons, by the with-SNI failure: dns-failure, connect-refused, connect-timeout,
 connect-failed, handshake-timeout, handshake-reset, handshake-closed, not-tls, sni-rejected (a
 fatal ``unrecognized_name`` alert: the server does not know the name that was sent), tls-alert
-(any other alert), tls-failure, internal-error (a bug in snisweep for this endpoint: the
+(any other alert), tls-version-unsupported (no protocol version in the client's range, the
+probe's ``tls_min``/``tls_max``, that the server accepts), tls-failure, the ``proxy-*`` reasons
+of the HTTP CONNECT proxy (proxy-refused, proxy-unreachable, proxy-timeout,
+proxy-auth-required, proxy-denied, proxy-connect-failed, proxy-bad-answer), internal-error (a bug in snisweep for this endpoint: the
 scheduler hands it in as a ``Failure`` of kind ``INTERNAL``, so that even that verdict is decided
 here). For an IP-literal endpoint no name was sent: its one probe is made without SNI, so a fatal
 ``unrecognized_name`` means the server serves names only (line 1), and every other failure is
 worded for a client that connects by address.
 
-Line 4 is an error, not ``required``: a TCP connection cannot fail because of SNI, which is only
-sent after it is up, so a failed connect says nothing about SNI. The failures of lines 6-13 are
+Lines 4 and 4b are errors, not ``required``: a TCP connection (or a proxy's tunnel) cannot fail
+because of SNI, which is only sent after it is up, so a failed connect says nothing about SNI. The failures of lines 6-13 are
 final only after the retries agreed (the scheduler's job, before this function is called); so
 are the HTTP refusals of lines 15 and 16, which the scheduler confirms when ``http_refusal``
 names one.
@@ -86,6 +90,14 @@ _ERROR_REASONS: dict[FailureKind, Reason] = {
     FailureKind.ALERT: Reason.TLS_ALERT,
     FailureKind.NOT_TLS: Reason.NOT_TLS,
     FailureKind.TLS_FAILURE: Reason.TLS_FAILURE,
+    FailureKind.TLS_VERSION: Reason.TLS_VERSION_UNSUPPORTED,
+    FailureKind.PROXY_REFUSED: Reason.PROXY_REFUSED,
+    FailureKind.PROXY_UNREACHABLE: Reason.PROXY_UNREACHABLE,
+    FailureKind.PROXY_TIMEOUT: Reason.PROXY_TIMEOUT,
+    FailureKind.PROXY_AUTH_REQUIRED: Reason.PROXY_AUTH_REQUIRED,
+    FailureKind.PROXY_DENIED: Reason.PROXY_DENIED,
+    FailureKind.PROXY_CONNECT_FAILED: Reason.PROXY_CONNECT_FAILED,
+    FailureKind.PROXY_BAD_ANSWER: Reason.PROXY_BAD_ANSWER,
     FailureKind.INTERNAL: Reason.INTERNAL_ERROR,
 }
 
@@ -96,6 +108,7 @@ _REQUIRED_REASONS: dict[FailureKind, Reason] = {
     FailureKind.HANDSHAKE_TIMEOUT: Reason.NOSNI_TIMEOUT,
     FailureKind.NOT_TLS: Reason.NOSNI_NOT_TLS,
     FailureKind.TLS_FAILURE: Reason.NOSNI_TLS_FAILURE,
+    FailureKind.TLS_VERSION: Reason.NOSNI_TLS_FAILURE,
 }
 
 _REQUIRED_ALERT_REASONS: dict[str, Reason] = {
@@ -185,10 +198,34 @@ def _error(endpoint: Endpoint, failure: Failure) -> Classification:
             f"The server rejected the name {name} with a fatal unrecognized_name alert: "
             "it does not serve this name at this address.",
         )
+    if failure.kind is FailureKind.TLS_VERSION:
+        return _no_common_version(endpoint, failure)
+    if failure.kind.at_proxy:
+        return Classification(
+            Verdict.ERROR,
+            _ERROR_REASONS[failure.kind],
+            f"The proxy failed the probe with SNI ({failure.message}), so nothing can be said "
+            "about SNI.",
+        )
     return Classification(
         Verdict.ERROR,
         _ERROR_REASONS[failure.kind],
         f"The probe with SNI failed ({failure.message}), so nothing can be said about SNI.",
+    )
+
+
+def _no_common_version(endpoint: Endpoint, failure: Failure) -> Classification:
+    if endpoint.tls_min is None and endpoint.tls_max is None:
+        allowed = "any TLS version OpenSSL still speaks"
+    else:
+        allowed = (
+            f"TLS {endpoint.tls_min or '1.0'} to {endpoint.tls_max or '1.3'} (tls_min/tls_max)"
+        )
+    return Classification(
+        Verdict.ERROR,
+        Reason.TLS_VERSION_UNSUPPORTED,
+        f"The server accepts none of {allowed} ({failure.message}): a client limited to "
+        "that range cannot connect, SNI or not.",
     )
 
 
@@ -205,6 +242,8 @@ def _address_failed(endpoint: Endpoint, failure: Failure) -> Classification:
             "unrecognized_name alert): it serves names only, so clients that connect by IP "
             "address cannot connect; connect by name.",
         )
+    if failure.kind is FailureKind.TLS_VERSION or failure.kind.at_proxy:
+        return _error(endpoint, failure)
     return Classification(
         Verdict.ERROR,
         _ERROR_REASONS[failure.kind],
@@ -214,6 +253,13 @@ def _address_failed(endpoint: Endpoint, failure: Failure) -> Classification:
 
 
 def _without_sni_failed(failure: Failure) -> Classification:
+    if failure.kind.at_proxy:
+        return Classification(
+            Verdict.ERROR,
+            _ERROR_REASONS[failure.kind],
+            f"The probe with SNI succeeded but the proxy failed the probe without SNI "
+            f"({failure.message}), so no verdict is possible.",
+        )
     if failure.kind.before_tls:
         return Classification(
             Verdict.ERROR,
@@ -229,6 +275,8 @@ def _without_sni_failed(failure: Failure) -> Classification:
             f"The probe without SNI hit an internal error ({failure.message}).",
         )
     reason = _REQUIRED_REASONS[failure.kind]
+    if failure.kind is FailureKind.TLS_VERSION and failure.alert is not None:
+        reason = Reason.NOSNI_ALERT
     if failure.kind is FailureKind.ALERT and failure.alert in _REQUIRED_ALERT_REASONS:
         reason = _REQUIRED_ALERT_REASONS[failure.alert]
     return Classification(

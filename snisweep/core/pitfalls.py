@@ -18,7 +18,8 @@ java-sends-no-sni          the name Java would send is one it refuses to put in 
 chain-too-long             a probe's server sent more than ``JAVA_MAX_CHAIN`` certificates
                            (Java's ``jdk.tls.maxCertificateChainLength`` default)
 legacy-tls                 the handshake with SNI settled on TLS 1.1 or older although the
-                           probe offers up to TLS 1.3: the server speaks nothing newer
+                           probe offers TLS 1.2 or newer: the server speaks nothing newer
+                           (never when ``tls_max`` is 1.1 or older: the probe could not tell)
 sni-cert-not-covering      a named endpoint whose certificate with SNI does not cover the name
 no-ip-san                  an IP-literal endpoint whose certificate has no IP SAN for it
 placeholder-certificate    the certificate without SNI (an IP literal's one probe) is a
@@ -35,7 +36,14 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from snisweep.core.certs import covers
-from snisweep.model import Certificate, Endpoint, Handshake, Observation, WarningCode
+from snisweep.model import (
+    Certificate,
+    Endpoint,
+    Handshake,
+    Observation,
+    TLSVersion,
+    WarningCode,
+)
 
 __all__ = ["JAVA_MAX_CHAIN", "PLACEHOLDER_SUBJECTS", "find", "java_accepts_name", "java_sends_sni"]
 
@@ -55,6 +63,7 @@ PLACEHOLDER_SUBJECTS: Final = frozenset(
 )
 
 _LEGACY_VERSIONS: Final = frozenset({"SSLv2", "SSLv3", "TLSv1", "TLSv1.1"})
+_MAX_BELOW_1_2: Final = frozenset({TLSVersion.TLS1_0, TLSVersion.TLS1_1})
 
 # A label that java.net.IDN.toASCII accepts with USE_STD3_ASCII_RULES (letters, digits and
 # hyphens, no hyphen at either end, 63 characters at most). Names here are already A-labels.
@@ -118,7 +127,7 @@ def find(
     if sni_hs is not None:
         if named and "unrecognized_name" in sni_hs.warning_alerts:
             found.add(WarningCode.SNI_WARNING_ALERT)
-        if sni_hs.tls_version in _LEGACY_VERSIONS:
+        if sni_hs.tls_version in _LEGACY_VERSIONS and endpoint.tls_max not in _MAX_BELOW_1_2:
             found.add(WarningCode.LEGACY_TLS)
         certificate = sni_hs.certificate
         if certificate is not None:

@@ -21,6 +21,7 @@ from snisweep.model import (
     Handshake,
     Observation,
     Reason,
+    Trust,
     Verdict,
     WarningCode,
 )
@@ -58,6 +59,9 @@ COLUMNS: tuple[str, ...] = (
     "sni_http_status",
     "nosni_http_status",
     "warnings",
+    "sni_cert_trusted",
+    "sni_trust_error",
+    "proxy",
 )
 
 Cell = str | int | bool | tuple[str, ...] | None  # what a column holds
@@ -99,6 +103,9 @@ class Record:
     sni_http_status: int | None = None
     nosni_http_status: int | None = None
     warnings: tuple[WarningCode, ...] = ()
+    sni_cert_trusted: bool | None = None  # None: no chain with SNI, or no trust check
+    sni_trust_error: str | None = None
+    proxy: str | None = None  # host:port of the HTTP CONNECT proxy, never its credentials
 
     def cells(self) -> tuple[Cell, ...]:
         """The values in ``COLUMNS`` order."""
@@ -120,8 +127,10 @@ def build(
     elapsed_ms: int,
     scanned_at: datetime,
     shard: str | None = None,
+    trust: Trust | None = None,
 ) -> Record:
-    """The row for an endpoint. ``with_sni`` is None when no probe could be made (DNS)."""
+    """The row for an endpoint. ``with_sni`` is None when no probe could be made (DNS).
+    ``trust`` is the trust check of the chain sent with SNI, when one was made."""
     sni_hs = with_sni if isinstance(with_sni, Handshake) else None
     sni_cert = sni_hs.certificate if sni_hs else None
     nosni_hs = without_sni if isinstance(without_sni, Handshake) else None
@@ -163,6 +172,9 @@ def build(
         warnings=pitfalls.find(
             endpoint, with_sni, without_sni, scanned_at, sni_covers=classification.sni_covers
         ),
+        sni_cert_trusted=trust.trusted if trust is not None else None,
+        sni_trust_error=trust.error if trust is not None else None,
+        proxy=endpoint.proxy.display if endpoint.proxy is not None else None,
     )
 
 

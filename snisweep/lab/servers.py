@@ -51,7 +51,9 @@ from types import TracebackType
 from typing import Self, TypeVar
 
 import trustme
+from cryptography import x509
 
+from snisweep.core.trust import TrustStore
 from snisweep.lab.clienthello import (
     MAX_RECORD_BODY,
     RECORD_HEADER_LENGTH,
@@ -833,6 +835,12 @@ class Lab:
     @property
     def running(self) -> bool:
         return self._runtime is not None
+
+    def trust_store(self) -> TrustStore:
+        """The lab's CA as the trust check's only anchor: what ``--ca-file`` with its PEM
+        gives (``snisweep demo`` scans with it)."""
+        anchor = x509.load_pem_x509_certificate(self.ca.cert_pem.bytes())
+        return TrustStore([anchor], "the lab's CA")
 
     def scenario(self, name: str) -> Scenario:
         """The scenario called ``name``; ``KeyError`` when there is none (or before start)."""

@@ -23,40 +23,66 @@ import contextlib
 import errno
 import os
 import ssl
+import warnings
 from collections.abc import Iterator
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 import anyio
 
+from snisweep import __version__
 from snisweep.core.certs import inspect
-from snisweep.model import Failure, FailureKind, Handshake, HttpAnswer, HttpOutcome, Observation
+from snisweep.model import (
+    Endpoint,
+    Failure,
+    FailureKind,
+    Handshake,
+    HttpAnswer,
+    HttpOutcome,
+    Observation,
+    Proxy,
+    Target,
+    TLSVersion,
+)
 from snisweep.net.http import StatusReader
+from snisweep.net.proxy import (
+    TunnelReader,
+    connect_request,
+    failure_reaching_proxy,
+    proxy_timeout,
+)
 
 
 class Prober(Protocol):
     """Anything that can make one probe; the scheduler takes one so that tests can script it.
 
     ``request`` is the HTTP check's request, sent after a completed handshake on the same
-    connection (None: plain TLS, no request); the answer is the ``Handshake``'s ``http``.
+    connection (None: plain TLS, no request); the answer is the ``Handshake``'s ``http``. The
+    target's endpoint gives the port, the timeout, the protocol range and the proxy.
     """
 
     async def __call__(
-        self,
-        address: str,
-        port: int,
-        server_name: str | None,
-        timeout: float,
-        request: bytes | None,
+        self, target: Target, server_name: str | None, request: bytes | None
     ) -> Observation: ...
 
 
-def client_context() -> ssl.SSLContext:
-    """The one client context every probe of a scan shares.
+_VERSIONS: dict[TLSVersion, ssl.TLSVersion] = {
+    TLSVersion.TLS1_0: ssl.TLSVersion.TLSv1,
+    TLSVersion.TLS1_1: ssl.TLSVersion.TLSv1_1,
+    TLSVersion.TLS1_2: ssl.TLSVersion.TLSv1_2,
+    TLSVersion.TLS1_3: ssl.TLSVersion.TLSv1_3,
+}
+
+
+def client_context(
+    tls_min: TLSVersion | None = None, tls_max: TLSVersion | None = None
+) -> ssl.SSLContext:
+    """The client context the probes of a scan share (one per protocol range).
 
     It verifies nothing: snisweep reports what a server presents and judges it itself, and a
-    verifying client would stop at the very certificates it must describe. It accepts every
-    protocol version and cipher OpenSSL still has, because the question is SNI, not the server's
-    TLS hygiene, and old integration endpoints must still be reachable.
+    verifying client would stop at the very certificates it must describe. By default it
+    accepts every protocol version and cipher OpenSSL still has, because the question is SNI,
+    not the server's TLS hygiene, and old integration endpoints must still be reachable;
+    ``tls_min``/``tls_max`` narrow the versions to those of the client being emulated.
     """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
@@ -64,6 +90,13 @@ def client_context() -> ssl.SSLContext:
     context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
     with contextlib.suppress(ssl.SSLError):  # a TLS library without security levels
         context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    with warnings.catch_warnings():
+        # Python deprecates TLS 1.0 and 1.1, but emulating a client that speaks them is the point.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if tls_min is not None:
+            context.minimum_version = _VERSIONS[tls_min]
+        if tls_max is not None:
+            context.maximum_version = _VERSIONS[tls_max]
     # Servers without secure renegotiation (RFC 5746) still exist behind old integrations.
     context.options |= getattr(ssl, "OP_LEGACY_SERVER_CONNECT", 0x4)
     # A probe never resumes a session: a TLS 1.2 server need not make a ticket for it.
@@ -72,26 +105,49 @@ def client_context() -> ssl.SSLContext:
 
 
 class TLSProber:
-    """Probes over real TCP connections with the standard library's TLS (OpenSSL)."""
+    """Probes over real TCP connections with the standard library's TLS (OpenSSL), directly or
+    through an HTTP CONNECT proxy.
 
-    def __init__(self, context: ssl.SSLContext | None = None) -> None:
-        self._context = context if context is not None else client_context()
+    ``chain=True`` keeps the certificates each server sent (``Handshake.chain``), for the
+    trust check; without it only their number is read.
+    """
+
+    def __init__(self, context: ssl.SSLContext | None = None, *, chain: bool = False) -> None:
+        self._contexts: dict[tuple[TLSVersion | None, TLSVersion | None], ssl.SSLContext] = {}
+        self._contexts[None, None] = context if context is not None else client_context()
+        self._chain = chain
+
+    def _context(self, endpoint: Endpoint) -> ssl.SSLContext:
+        key = (endpoint.tls_min, endpoint.tls_max)
+        context = self._contexts.get(key)
+        if context is None:
+            context = self._contexts[key] = client_context(*key)
+        return context
 
     async def __call__(
-        self,
-        address: str,
-        port: int,
-        server_name: str | None,
-        timeout: float,
-        request: bytes | None = None,
+        self, target: Target, server_name: str | None, request: bytes | None = None
     ) -> Observation:
+        endpoint = target.endpoint
+        timeout = endpoint.timeout
+        proxy, proxy_address = endpoint.proxy, target.proxy_address
+        tunnel: _Connect | None = None
+        if proxy is not None and proxy_address is not None:
+            tunnel = _Connect(proxy, target.destination, endpoint.port)
+            host, port = proxy_address, proxy.port
+        else:
+            proxy = None
+            host, port = target.destination, endpoint.port
         loop = asyncio.get_running_loop()
-        handshake = _Handshake(self._context, server_name, request, loop.create_future())
+        handshake = _Handshake(
+            self._context(endpoint), server_name, request, loop.create_future(), tunnel, self._chain
+        )
         transport: asyncio.BaseTransport | None = None
         with anyio.move_on_after(timeout):
             try:
-                transport, _ = await loop.create_connection(lambda: handshake, address, port)
+                transport, _ = await loop.create_connection(lambda: handshake, host, port)
             except OSError as exc:
+                if proxy is not None:
+                    return failure_reaching_proxy(proxy, exc)
                 return failure_from(exc, connected=False)
             try:
                 return await handshake.settled
@@ -99,16 +155,31 @@ class TLSProber:
                 transport.abort()
         if handshake.completed is not None:  # the deadline passed while waiting for HTTP
             return handshake.completed.with_http(HttpAnswer(HttpOutcome.TIMEOUT))
+        if proxy is not None and (transport is None or handshake.tunnelling):
+            return proxy_timeout(proxy, timeout, connected=transport is not None)
         if transport is not None:
             return Failure(FailureKind.HANDSHAKE_TIMEOUT, f"no handshake within {timeout:g} s")
         return Failure(FailureKind.CONNECT_TIMEOUT, f"no TCP connection within {timeout:g} s")
 
 
+class _Connect:
+    """The HTTP CONNECT dialogue that opens a probe's connection through a proxy."""
+
+    __slots__ = ("reader", "request")
+
+    def __init__(self, proxy: Proxy, destination: str, port: int) -> None:
+        self.request = connect_request(destination, port, proxy, _USER_AGENT)
+        shown = f"[{destination}]:{port}" if ":" in destination else f"{destination}:{port}"
+        self.reader = TunnelReader(shown, sent_credentials=proxy.authorization is not None)
+
+
 class _Handshake(asyncio.Protocol):
     """One client handshake, then the HTTP check when there is a request, fed by the event
-    loop; ``settled`` gets its observation, ``completed`` holds the handshake once done."""
+    loop (after the proxy's CONNECT, when there is a tunnel); ``settled`` gets its
+    observation, ``completed`` holds the handshake once done."""
 
     __slots__ = (
+        "_chain",
         "_cleartext",
         "_incoming",
         "_outgoing",
@@ -116,6 +187,7 @@ class _Handshake(asyncio.Protocol):
         "_request",
         "_tls",
         "_transport",
+        "_tunnel",
         "completed",
         "settled",
     )
@@ -126,6 +198,8 @@ class _Handshake(asyncio.Protocol):
         server_name: str | None,
         request: bytes | None,
         settled: asyncio.Future[Observation],
+        tunnel: _Connect | None = None,
+        chain: bool = False,
     ) -> None:
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
@@ -135,15 +209,37 @@ class _Handshake(asyncio.Protocol):
         self._cleartext = _Cleartext()
         self._request = request
         self._reader: StatusReader | None = None
+        self._tunnel = tunnel
+        self._chain = chain
         self.completed: Handshake | None = None
         self.settled = settled
+
+    @property
+    def tunnelling(self) -> bool:
+        """True while the proxy has not answered the CONNECT request."""
+        return self._tunnel is not None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio's, but they have the same methods.
         self._transport = cast("asyncio.Transport", transport)
-        self._step()  # the ClientHello
+        if self._tunnel is not None:
+            self._transport.write(self._tunnel.request)
+        else:
+            self._step()  # the ClientHello
 
     def data_received(self, data: bytes) -> None:
+        if self._tunnel is not None:
+            answer = self._tunnel.reader.feed(data)
+            if answer is None:
+                return
+            self._tunnel = None
+            if isinstance(answer, Failure):
+                self._settle(answer)
+                return
+            self._step()  # the tunnel is open: the ClientHello
+            data = answer.leftover
+            if not data:
+                return
         cleartext = self._cleartext
         if not cleartext.encrypted:
             cleartext.feed(data)
@@ -154,6 +250,9 @@ class _Handshake(asyncio.Protocol):
             self._step()
 
     def eof_received(self) -> bool:
+        if self._tunnel is not None:
+            self._settle(self._tunnel.reader.closed())
+            return False
         self._incoming.write_eof()
         if self._reader is not None:
             self._read_answer()
@@ -162,7 +261,9 @@ class _Handshake(asyncio.Protocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.completed is not None:
+        if self._tunnel is not None:
+            self._settle(self._tunnel.reader.closed())
+        elif self.completed is not None:
             self._settle(self.completed.with_http(StatusReader.closed()))
         elif exc is None:
             self._settle(Failure(FailureKind.CLOSED, "the server closed the connection"))
@@ -206,12 +307,14 @@ class _Handshake(asyncio.Protocol):
         tls = self._tls
         der = tls.getpeercert(binary_form=True)
         cipher = tls.cipher()
+        chain = _chain(tls)
         return Handshake(
             tls_version=tls.version() or "",
             cipher=cipher[0] if cipher else "",
             certificate=inspect(der) if der else None,
-            chain_length=_chain_length(tls),
+            chain_length=len(chain) if chain is not None else None,
             warning_alerts=self._cleartext.warning_alerts(),
+            chain=_der_chain(chain) if self._chain and chain is not None else None,
         )
 
     def _read_answer(self) -> None:
@@ -248,24 +351,29 @@ class _Handshake(asyncio.Protocol):
 
 _READ_SIZE = 4096
 
-# The chain the server sent: public from Python 3.13; 3.11 and 3.12 have it on the object that
-# SSLObject wraps. Where neither exists, the length is unknown (None) and ``chain-too-long`` is
-# never reported.
-if hasattr(ssl.SSLObject, "get_unverified_chain"):
+# The chain the server sent: public from Python 3.13 (DER bytes); 3.11 and 3.12 have it on the
+# object that SSLObject wraps (certificate objects). Where neither exists, the chain is unknown
+# (None): ``chain-too-long`` is never reported and the trust check says why it was not made.
+_USER_AGENT = f"snisweep/{__version__}"
 
-    def _chain_length(tls: ssl.SSLObject) -> int | None:
-        chain = tls.get_unverified_chain()  # type: ignore[attr-defined,unused-ignore]
-        return len(chain) if chain is not None else None
 
-else:
+def _chain(tls: ssl.SSLObject) -> list[Any] | None:
+    get_chain = getattr(tls, "get_unverified_chain", None)
+    if get_chain is None:
+        get_chain = getattr(getattr(tls, "_sslobj", None), "get_unverified_chain", None)
+    if get_chain is None:
+        return None
+    chain: list[Any] | None = get_chain()
+    return chain
 
-    def _chain_length(tls: ssl.SSLObject) -> int | None:
-        inner = getattr(tls, "_sslobj", None)
-        get_chain = getattr(inner, "get_unverified_chain", None)
-        if get_chain is None:
-            return None
-        chain = get_chain()
-        return len(chain) if chain is not None else None
+
+def _der_chain(chain: list[Any]) -> tuple[bytes, ...]:
+    return tuple(
+        item if isinstance(item, bytes) else item.public_bytes(_ENCODING_DER) for item in chain
+    )
+
+
+_ENCODING_DER = 2  # _ssl.ENCODING_DER, for the certificate objects of Python 3.11 and 3.12
 
 
 # TLS record content types (RFC 8446 section 5.1).
@@ -376,6 +484,11 @@ _NOT_TLS_REASONS = frozenset(
     }
 )
 
+# OpenSSL's reason codes for a server that chose a version outside the client's range.
+_VERSION_REASONS = frozenset(
+    {"UNSUPPORTED_PROTOCOL", "NO_PROTOCOLS_AVAILABLE", "VERSION_TOO_LOW", "VERSION_TOO_HIGH"}
+)
+
 # OpenSSL names a received alert SSLV3_ALERT_*, TLSV1_ALERT_*, TLSV13_ALERT_* or, for a few
 # alerts added by TLS extensions, TLSV1_* without ALERT_. These are the alert descriptions of
 # RFC 8446 section 6 (and older ones), as OpenSSL spells them after that prefix.
@@ -462,8 +575,16 @@ def _tls_failure(exc: ssl.SSLError) -> Failure:
     if isinstance(exc, ssl.SSLSyscallError):
         return Failure(FailureKind.RESET, "the connection broke during the handshake")
     alert = alert_name(reason)
+    if alert == "protocol_version":
+        return Failure(
+            FailureKind.TLS_VERSION,
+            "fatal alert protocol_version: no TLS version in common",
+            alert=alert,
+        )
     if alert is not None:
         return Failure(FailureKind.ALERT, f"fatal alert {alert}", alert=alert)
+    if reason in _VERSION_REASONS:
+        return Failure(FailureKind.TLS_VERSION, f"no TLS version in common, OpenSSL says {reason}")
     if reason in _NOT_TLS_REASONS:
         return Failure(FailureKind.NOT_TLS, f"the answer is not TLS, OpenSSL says {reason}")
     if reason:

@@ -21,7 +21,7 @@ import signal
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar, TypeVarTuple
 
 import anyio
@@ -31,10 +31,12 @@ from anyio.streams.memory import MemoryObjectSendStream
 from snisweep.core.record import Record
 from snisweep.errors import ConfigError, ListChangedError, OutputError, SnisweepError
 from snisweep.model import Endpoint
+from snisweep.core.trust import TrustChecker, TrustStore
 from snisweep.net.probe import TLSProber
+from snisweep.net.resolve import SystemResolver
 from snisweep.report.writers import RecordSink, ReportWriter, Tally, drain
 from snisweep.run import workers
-from snisweep.run.scheduler import Limits, Scanner
+from snisweep.run.scheduler import HeldBack, Limits, Scanner
 
 EXIT_OK = 0
 EXIT_RUNTIME = 3
@@ -63,6 +65,8 @@ class Job:
     shard: str | None = None  # the report's ``shard`` column
     progress: ProgressView | None = None  # what shows the scan's progress, if anything
     http: bool = True  # the HTTP check on HTTPS endpoints (off: --no-http)
+    dns_timeout: float = 5.0  # seconds per lookup, from when a thread takes it (--dns-timeout)
+    trust: TrustStore | None = None  # the anchors of the trust check (None: --no-trust)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,7 @@ class Outcome:
     elapsed: float
     interrupted: bool
     signum: int | None = None  # the signal that interrupted the scan
+    held_back: HeldBack | None = None  # what the per-address limit cost, when known
 
 
 def list_changed(exc: ConfigError) -> ListChangedError:
@@ -110,7 +115,9 @@ def scan_in_workers(
     def work(index: int, channel: socket.socket) -> int:
         mine = itertools.islice(job.endpoints, index, None, count)
         return run_worker(
-            Job(mine, share, job.shard, http=job.http), workers.ChannelWriter(channel), warn
+            replace(job, endpoints=mine, limits=share, progress=None),
+            workers.ChannelWriter(channel),
+            warn,
         )
 
     started = workers.start(count, work)
@@ -201,7 +208,16 @@ async def scan_to_report(
 ) -> Outcome:
     """Scan into ``sink`` (and ``collected``); SIGINT and SIGTERM stop the scan but keep
     every row already finished."""
-    scanner = Scanner(TLSProber(), limits=job.limits, shard=job.shard, http=job.http)
+    checker = TrustChecker(job.trust) if job.trust is not None else None
+    resolver = SystemResolver(job.dns_timeout, threads=dns_threads(job.limits.concurrency))
+    scanner = Scanner(
+        TLSProber(chain=checker is not None),
+        resolver,
+        job.limits,
+        shard=job.shard,
+        http=job.http,
+        trust=checker,
+    )
     scan_scope = anyio.CancelScope()
 
     def produce(group: TaskGroup, send: MemoryObjectSendStream[Record]) -> None:
@@ -212,14 +228,24 @@ async def scan_to_report(
 
         group.start_soon(run_scanner)
 
-    return await rows_to_sink(
-        produce,
-        scan_scope.cancel,
-        sink,
-        job.progress,
-        buffer=job.limits.concurrency,
-        collected=collected,
-    )
+    try:
+        outcome = await rows_to_sink(
+            produce,
+            scan_scope.cancel,
+            sink,
+            job.progress,
+            buffer=job.limits.concurrency,
+            collected=collected,
+        )
+    finally:
+        resolver.close()
+    return replace(outcome, held_back=scanner.held_back)
+
+
+def dns_threads(concurrency: int) -> int:
+    """Threads for lookups: one per endpoint in flight (each asks once per name), within
+    reason; idle ones cost a few kilobytes."""
+    return max(4, min(concurrency, 256))
 
 
 async def rows_to_sink(

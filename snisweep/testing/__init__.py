@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import anyio
 
-from snisweep.model import Failure, FailureKind, Observation
+from snisweep.model import Failure, FailureKind, Observation, Target
 
 __all__ = [
     "Delay",
@@ -80,13 +80,9 @@ class ScriptedProber:
         return [c.started for c in self.log if sni is None or (c.server_name is not None) is sni]
 
     async def __call__(
-        self,
-        address: str,
-        port: int,
-        server_name: str | None,
-        timeout: float,
-        request: bytes | None = None,
+        self, target: Target, server_name: str | None, request: bytes | None = None
     ) -> Observation:
+        address, port, timeout = target.destination, target.endpoint.port, target.endpoint.timeout
         self.calls[(address, server_name)] += 1
         self.requests.append(request)
         attempt = self.calls[(address, server_name)]
@@ -126,11 +122,11 @@ def fake_address(host: str) -> str:
     return "192.0.2." + str(sum(host.encode()) % 250 + 1)
 
 
-async def fake_resolve(host: str, port: int, timeout: float) -> str | Failure:
+async def fake_resolve(host: str) -> tuple[str, ...] | Failure:
     """Every name resolves at once to :func:`fake_address`; ``*.invalid`` fails."""
     if host.endswith(".invalid"):
         return Failure(FailureKind.DNS, f"{host} does not resolve")
-    return fake_address(host)
+    return (fake_address(host),)
 
 
 @dataclass
@@ -138,42 +134,46 @@ class Lookup:
     """One name resolution the scheduler asked for, with its (virtual) times."""
 
     host: str
-    port: int
-    timeout: float
     started: float
     ended: float | None = None
     cancelled: bool = False
 
 
 class ScriptedResolver:
-    """Answers from ``answers`` (host name -> address or failure) after a scripted delay, and
-    records every lookup; a name not in ``answers`` resolves like :func:`fake_resolve`.
+    """Answers from ``answers`` (host name -> address, addresses or failure) after a scripted
+    delay, and records every lookup; a name not in ``answers`` resolves like
+    :func:`fake_resolve`.
 
     ``delay`` is a number of seconds for every name or a function of the name. A delay of
-    ``timeout`` or more ends in the real resolver's DNS failure, at ``timeout``.
+    ``timeout`` (the DNS timeout) or more ends in the real resolver's DNS failure, at
+    ``timeout``.
     """
 
     def __init__(
         self,
-        answers: Mapping[str, str | Failure] | None = None,
+        answers: Mapping[str, str | tuple[str, ...] | Failure] | None = None,
         delay: float | Callable[[str], float] = 0.0,
+        timeout: float = 5.0,
     ) -> None:
         self.answers = dict(answers or {})
         self.delay = delay
+        self.timeout = timeout
         self.log: list[Lookup] = []
 
-    async def __call__(self, host: str, port: int, timeout: float) -> str | Failure:
-        lookup = Lookup(host, port, timeout, anyio.current_time())
+    async def __call__(self, host: str) -> tuple[str, ...] | Failure:
+        lookup = Lookup(host, anyio.current_time())
         self.log.append(lookup)
         delay = self.delay if isinstance(self.delay, int | float) else self.delay(host)
+        timeout = self.timeout
         try:
             if delay >= timeout:
                 await anyio.sleep(timeout)
                 return Failure(FailureKind.DNS, f"no answer for {host} within {timeout:g} s")
             await anyio.sleep(delay)
             if host in self.answers:
-                return self.answers[host]
-            return await fake_resolve(host, port, timeout)
+                answer = self.answers[host]
+                return (answer,) if isinstance(answer, str) else answer
+            return await fake_resolve(host)
         except anyio.get_cancelled_exc_class():
             lookup.cancelled = True
             raise
