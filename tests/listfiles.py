@@ -33,7 +33,7 @@ def only(tmp_path: Path, text: str, settings: Settings = DEFAULTS) -> Endpoint:
     return endpoint
 
 
-def problems_of(paths: list[str]) -> list[Problem]:
+def problems_of(paths: list[str], settings: Settings = DEFAULTS) -> list[Problem]:
     with pytest.raises(ConfigError) as caught:
-        load(paths)
+        load(paths, settings)
     return list(caught.value.problems)

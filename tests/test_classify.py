@@ -6,7 +6,6 @@ import pytest
 
 from snisweep.core.classify import classify, http_refusal
 from snisweep.model import (
-    TLSVersion,
     Certificate,
     Endpoint,
     Failure,
@@ -16,6 +15,7 @@ from snisweep.model import (
     HttpOutcome,
     Observation,
     Reason,
+    TLSVersion,
     Verdict,
 )
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from snisweep.errors import ConfigError, Problem
-from snisweep.lists.load import Settings, load
-from snisweep.model import Endpoint
+from snisweep.lists.load import DIRECT, Settings, load
+from snisweep.model import Endpoint, Proxy, TLSVersion
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "configs" / "example.csv"
 
@@ -284,3 +284,143 @@ def test_the_example_is_valid() -> None:
     assert any(e.timeout != 5 for e in listed)
     assert any(e.http_path is None for e in listed)  # protocol tls, ldaps://
     assert any("?" in (e.http_path or "") for e in listed)  # a URL's path and query
+    assert any(e.tls_min is not None for e in listed)
+    assert any(e.tls_max is not None and e.tls_min is None for e in listed)
+    assert any(e.all_addresses for e in listed)
+    # the row that says direct is direct even where the environment has a proxy
+    environment = Proxy("env.example.net", 3128)
+    proxies = [e.proxy for e in load([str(EXAMPLE)], Settings(environment_proxy=environment))]
+    assert None in proxies
+    assert environment in proxies
+
+
+# --- the client's settings: tls_min, tls_max, proxy, all_addresses ----------------------------
+
+PROXY = Proxy("proxy.example.net", 3128)
+ENVIRONMENT = Proxy("env.example.net", 3128)
+SECRET = "s3cr3tPW"
+
+
+def test_a_list_without_the_new_columns_is_read_as_before(tmp_path: Path) -> None:
+    (endpoint,) = endpoints_of(tmp_path, "host,port\na.example.com,8443\n")
+    assert endpoint == Endpoint("a.example.com", 8443, sni="a.example.com")
+    assert (endpoint.tls_min, endpoint.tls_max, endpoint.proxy, endpoint.all_addresses) == (
+        None, None, None, False
+    )  # fmt: skip
+
+
+def test_the_new_columns(tmp_path: Path) -> None:
+    text = (
+        "host,TLS_Min,tls_max,Proxy,All_Addresses\n"
+        "a.example.com,1.2,TLSv1.3,http://proxy.example.net:3128,yes\n"
+        "b.example.com,tls1.0,1.1,DIRECT,0\n"
+        "c.example.com,,,,\n"
+    )
+    settings = Settings(
+        tls_max=TLSVersion.TLS1_2, proxy=Proxy("other.example.net", 1), all_addresses=True
+    )
+    a, b, c = endpoints_of(tmp_path, text, settings)
+    assert (a.tls_min, a.tls_max, a.proxy, a.all_addresses) == (
+        TLSVersion.TLS1_2, TLSVersion.TLS1_3, PROXY, True
+    )  # fmt: skip
+    assert (b.tls_min, b.tls_max, b.proxy, b.all_addresses) == (
+        TLSVersion.TLS1_0, TLSVersion.TLS1_1, None, False
+    )  # fmt: skip
+    # empty cells set nothing: the command line's
+    assert (c.tls_min, c.tls_max, c.proxy, c.all_addresses) == (
+        None, TLSVersion.TLS1_2, Proxy("other.example.net", 1), True
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [("true", True), ("TRUE", True), ("yes", True), ("Yes", True), ("1", True),
+     ("false", False), ("False", False), ("no", False), ("NO", False), ("0", False)],
+)  # fmt: skip
+def test_all_addresses_cells(tmp_path: Path, cell: str, expected: bool) -> None:
+    (endpoint,) = endpoints_of(tmp_path, f"host,all_addresses\na.example.com,{cell}\n")
+    assert endpoint.all_addresses is expected
+
+
+@pytest.mark.parametrize(
+    ("settings", "cell", "expected"),
+    [
+        (Settings(environment_proxy=ENVIRONMENT), "", ENVIRONMENT),
+        (Settings(environment_proxy=ENVIRONMENT, no_proxy="a.example.com"), "", None),
+        (Settings(environment_proxy=ENVIRONMENT, no_proxy="*"), "http://proxy.example.net:3128",
+         PROXY),
+        (Settings(environment_proxy=ENVIRONMENT), "direct", None),
+        (Settings(proxy=PROXY, environment_proxy=ENVIRONMENT), "", PROXY),
+        (Settings(proxy=PROXY), "Direct", None),
+        (Settings(proxy=DIRECT, environment_proxy=ENVIRONMENT), "", None),
+        (Settings(proxy=DIRECT), "http://proxy.example.net:3128", PROXY),
+    ],
+)  # fmt: skip
+def test_proxy_precedence(
+    tmp_path: Path, settings: Settings, cell: str, expected: Proxy | None
+) -> None:
+    (endpoint,) = endpoints_of(tmp_path, f"host,proxy\na.example.com,{cell}\n", settings)
+    assert endpoint.proxy == expected
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("1.4,,,", "tls_min: expected 1.0, 1.1, 1.2 or 1.3, found '1.4'"),
+        (",SSLv3,,", "tls_max: expected 1.0, 1.1, 1.2 or 1.3, found 'SSLv3'"),
+        ("1.3,1.2,,", "tls_min 1.3 is above tls_max 1.2"),
+        (",,none,", "proxy: expected direct or an http://host:port URL, found 'none'"),
+        (",,proxy.example.net:3128,", "no scheme; write it as http://host:port"),
+        (",,https://proxy.example.net,", "TLS to the proxy is not supported"),
+        (",,,maybe", "all_addresses: expected true or false (or yes, no, 1, 0), found 'maybe'"),
+        (",,,on", "all_addresses: expected true or false"),
+    ],
+)
+def test_each_problem_of_the_new_columns_has_its_line(
+    tmp_path: Path, row: str, message: str
+) -> None:
+    header = "host,tls_min,tls_max,proxy,all_addresses"
+    (problem,) = problems_of(tmp_path, f"{header}\nok.example.com,,,,\na.example.com,{row}\n")
+    assert (problem.line, message in problem.message) == (3, True), problem
+
+
+def test_a_tls_range_that_is_empty_with_the_command_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "host,tls_min\na.example.com,1.3\nb.example.com,\n")
+    with pytest.raises(ConfigError) as caught:
+        load([path], Settings(tls_max=TLSVersion.TLS1_2))
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:2: tls_min 1.3 is above tls_max 1.2"
+    ]
+
+
+def test_every_problem_of_a_row_with_the_new_columns(tmp_path: Path) -> None:
+    text = "host,tls_min,proxy,all_addresses\na..example.com,9,ftp://x,perhaps\n"
+    assert [p.message.split(" ")[0] for p in problems_of(tmp_path, text)] == [
+        "invalid",
+        "tls_min:",
+        "proxy",
+        "all_addresses:",
+    ]
+
+
+def test_no_problem_shows_the_credentials_of_a_proxy(tmp_path: Path) -> None:
+    urls = [
+        f"http://user:{SECRET}@",
+        f"http://user:{SECRET}@proxy.example.net:port",
+        f"http://user:{SECRET}@proxy.example.net:3128/path",
+        f"http://user:{SECRET}@bad..example.net:3128",
+        f"http://us%3Aer:{SECRET}@proxy.example.net:3128",
+        f"http://user:{SECRET[:4]}/{SECRET[4:]}@proxy.example.net:3128",
+        f"http://user:{SECRET}",
+        f"https://user:{SECRET}@proxy.example.net:3128",
+        f"user:{SECRET}@proxy.example.net:3128",
+        f"{SECRET}@proxy.example.net",
+    ]
+    rows = "".join(f"a{i}.example.com,{url}\n" for i, url in enumerate(urls))
+    path = write(tmp_path, "host,proxy\n" + rows)
+    with pytest.raises(ConfigError) as caught:
+        load([path])
+    assert [p.line for p in caught.value.problems] == list(range(2, 2 + len(urls)))
+    for text in (str(caught.value), *map(str, caught.value.problems)):
+        assert SECRET[:4] not in text
+        assert SECRET[4:] not in text

@@ -22,6 +22,7 @@ from listfiles import problems_of, write
 from snisweep.errors import ConfigError, ListChangedError
 from snisweep.lists.csv_list import CsvReader
 from snisweep.lists.load import (
+    DIRECT,
     ListFormat,
     Settings,
     format_of,
@@ -30,7 +31,7 @@ from snisweep.lists.load import (
 from snisweep.lists.rules import Defaults
 from snisweep.lists.text_list import TextReader
 from snisweep.lists.yaml_list import YamlReader
-from snisweep.model import Endpoint
+from snisweep.model import Endpoint, Proxy, TLSVersion
 
 # --- settings and formats ---------------------------------------------------------------------
 
@@ -46,11 +47,39 @@ from snisweep.model import Endpoint
         ({"protocol": "http"}, "protocol must be one of https, tls, not 'http'"),
         ({"protocol": ""}, "protocol"),
         ({"protocol": None}, "protocol"),
+        ({"tls_min": "1.4"}, "tls_min: expected 1.0, 1.1, 1.2 or 1.3, found '1.4'"),
+        ({"tls_max": 1.2}, "tls_max must be a TLS version 1.0..1.3, not 1.2"),
+        (
+            {"tls_min": TLSVersion.TLS1_3, "tls_max": TLSVersion.TLS1_2},
+            "tls_min 1.3 is above tls_max 1.2",
+        ),
+        ({"proxy": "http://proxy.example.net:3128"}, "proxy must be a Proxy, DIRECT or None"),
+        ({"proxy": "direct"}, "proxy must be a Proxy, DIRECT or None"),
+        ({"environment_proxy": DIRECT}, "environment_proxy must be a Proxy or None"),
+        ({"all_addresses": 1}, "all_addresses must be a bool, not 1"),
+        ({"no_proxy": None}, "no_proxy must be a string, not None"),
     ],
 )
 def test_settings_refuse_bad_values(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         Settings(**kwargs)  # type: ignore[arg-type]
+
+
+def test_settings_tls_versions_are_read_as_in_a_list() -> None:
+    settings = Settings(tls_min="TLSv1.1", tls_max=" 1.3 ")  # type: ignore[arg-type]
+    assert (settings.tls_min, settings.tls_max) == (TLSVersion.TLS1_1, TLSVersion.TLS1_3)
+    assert settings == Settings(tls_min=TLSVersion.TLS1_1, tls_max=TLSVersion.TLS1_3)
+    assert Settings(tls_min=TLSVersion.TLS1_2, tls_max=TLSVersion.TLS1_2).tls_min is (
+        TLSVersion.TLS1_2
+    )
+
+
+def test_settings_without_the_client_settings() -> None:
+    settings = Settings()
+    assert (settings.tls_min, settings.tls_max, settings.proxy, settings.all_addresses) == (
+        None, None, None, False
+    )  # fmt: skip
+    assert (settings.environment_proxy, settings.no_proxy) == (None, "")
 
 
 def test_settings_protocol_is_kept_in_lower_case() -> None:
@@ -222,6 +251,38 @@ def test_entries_that_differ_only_in_path_or_protocol_are_one_endpoint(tmp_path:
     assert (endpoints.count, endpoints.duplicates) == (2, 4)
     assert [(e.host, e.http_path) for e in endpoints] == [
         ("a.example.com", "/first"),  # the first one wins
+        ("b.example.com", None),
+    ]
+
+
+def test_entries_that_differ_only_in_their_client_settings_are_one_endpoint(
+    tmp_path: Path,
+) -> None:
+    text = """\
+- {host: a.example.com, tls_min: 1.3, proxy: direct, all_addresses: true}
+- {host: a.example.com, tls_min: 1.0, tls_max: 1.2, proxy: 'http://proxy.example.net:3128'}
+- a.example.com
+- {host: b.example.com, all_addresses: false}
+- {host: b.example.com, all_addresses: true}
+"""
+    csv_list = write(tmp_path, "c.csv", "host,proxy,tls_max\nb.example.com,direct,1.2\n")
+    endpoints = load([write(tmp_path, "list.yaml", text), csv_list])
+    assert (endpoints.count, endpoints.duplicates) == (2, 4)
+    assert [(e.host, e.tls_min, e.tls_max, e.proxy, e.all_addresses) for e in endpoints] == [
+        ("a.example.com", TLSVersion.TLS1_3, None, None, True),  # the first one wins
+        ("b.example.com", None, None, None, False),
+    ]
+
+
+def test_an_environment_proxy_changes_no_identity(tmp_path: Path) -> None:
+    text = "- a.example.com\n- b.example.com\n- {host: a.example.com, proxy: direct}\n"
+    path = write(tmp_path, "list.yaml", text)
+    proxy = Proxy("env.example.net", 3128)
+    settings = Settings(environment_proxy=proxy, no_proxy="b.example.com")
+    endpoints = load([path], settings)
+    assert (endpoints.count, endpoints.duplicates) == (2, 1)
+    assert [(e.host, e.proxy) for e in endpoints] == [
+        ("a.example.com", proxy),
         ("b.example.com", None),
     ]
 
@@ -609,9 +670,27 @@ ENTRY_HOSTS = st.sampled_from(
 )
 
 
+CLIENT_SETTINGS = st.builds(
+    Settings,
+    tls_min=st.none() | st.just(TLSVersion.TLS1_2),
+    tls_max=st.none() | st.just(TLSVersion.TLS1_3),
+    proxy=st.sampled_from([None, DIRECT, Proxy("proxy.example.net", 3128)]),
+    all_addresses=st.booleans(),
+    environment_proxy=st.none() | st.just(Proxy("env.example.net", 3128)),
+    no_proxy=st.sampled_from(["", "example.com", "10.0.0.0/8, 2001:db8::/32", "*"]),
+)
+
+
 @settings(max_examples=200, deadline=None)
-@given(ENTRY_HOSTS, st.none() | st.integers(min_value=1, max_value=65535), st.booleans())
-def test_every_format_reads_the_same_endpoint(host: str, port: int | None, url: bool) -> None:
+@given(
+    ENTRY_HOSTS,
+    st.none() | st.integers(min_value=1, max_value=65535),
+    st.booleans(),
+    CLIENT_SETTINGS,
+)
+def test_every_format_reads_the_same_endpoint(
+    host: str, port: int | None, url: bool, client: Settings
+) -> None:
     bare = f"[{host}]" if ":" in host else host
     string = f"{bare}:{port}" if port is not None else bare
     if url:
@@ -630,10 +709,14 @@ def test_every_format_reads_the_same_endpoint(host: str, port: int | None, url: 
         found = set()
         paths = {}
         for name, text in forms.items():
-            (endpoint,) = load([write(Path(tmp), name, text)])
+            (endpoint,) = load([write(Path(tmp), name, text)], client)
             found.add(dataclasses.replace(endpoint, http_path=None))
             paths[name] = endpoint.http_path
     assert len(found) == 1, found
+    (endpoint,) = found
+    assert (endpoint.tls_min, endpoint.tls_max, endpoint.all_addresses) == (
+        client.tls_min, client.tls_max, client.all_addresses
+    )  # fmt: skip
     # a mapping or a host cell has no path; an endpoint string has the URL's
     url_path = "/path?q=1" if url else "/"
     assert paths == {

@@ -37,7 +37,7 @@ from snisweep.net.probe import TLSProber, _Cleartext, alert_name, failure_from
 from snisweep.report.writers import CSVEncoder
 
 
-async def dial(
+async def dial(  # noqa: PLR0917 - the scheduler's order, for short calls
     prober: TLSProber,
     address: str,
     port: int,
@@ -411,8 +411,10 @@ async def test_tls_max_emulates_an_older_client(lab: Lab) -> None:
     s = scenario(lab, "same-certificate")  # TLS 1.2 and 1.3
     newest = await dial(TLSProber(), "127.0.0.1", s.port, s.host, 2.0)
     capped = await dial(TLSProber(), "127.0.0.1", s.port, s.host, 2.0, tls_max=TLSVersion.TLS1_2)
-    assert isinstance(newest, Handshake) and newest.tls_version == "TLSv1.3"
-    assert isinstance(capped, Handshake) and capped.tls_version == "TLSv1.2"
+    assert isinstance(newest, Handshake)
+    assert newest.tls_version == "TLSv1.3"
+    assert isinstance(capped, Handshake)
+    assert capped.tls_version == "TLSv1.2"
 
 
 @pytest.mark.parametrize(
@@ -427,7 +429,7 @@ async def test_a_server_outside_the_range_is_a_version_failure(
     lab: Lab, name: str, settings: dict[str, object]
 ) -> None:
     s = scenario(lab, name)
-    observation = await dial(TLSProber(), "127.0.0.1", s.port, s.host, 2.0, **settings)
+    observation = await dial(TLSProber(), "127.0.0.1", s.port, s.host, 2.0, None, **settings)
     assert isinstance(observation, Failure), observation
     assert observation.kind is FailureKind.TLS_VERSION, observation
 
@@ -436,8 +438,10 @@ async def test_the_chain_is_kept_for_the_trust_check(lab: Lab) -> None:
     s = scenario(lab, "long-chain")
     kept = await dial(TLSProber(chain=True), "127.0.0.1", s.port, s.host, 2.0)
     plain = await dial(TLSProber(), "127.0.0.1", s.port, s.host, 2.0)
-    assert isinstance(kept, Handshake) and isinstance(plain, Handshake)
-    assert kept.chain is not None and len(kept.chain) == kept.chain_length
+    assert isinstance(kept, Handshake)
+    assert isinstance(plain, Handshake)
+    assert kept.chain is not None
+    assert len(kept.chain) == kept.chain_length
     assert kept.certificate is not None
     assert hashlib.sha256(kept.chain[0]).hexdigest() == kept.certificate.sha256
     assert plain.chain is None

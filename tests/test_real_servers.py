@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import pytest
 import trustme
-from servers import free_port, stop, wait_for
+from processes import free_port, stop, wait_for
 
 from snisweep.core.record import COLUMNS
 from snisweep.model import Endpoint, Reason, Verdict, WarningCode

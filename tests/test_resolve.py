@@ -32,7 +32,8 @@ def anyio_backend() -> str:
 
 async def test_localhost_resolves_to_loopback_addresses() -> None:
     addresses = await SystemResolver()("localhost")
-    assert isinstance(addresses, tuple) and addresses
+    assert isinstance(addresses, tuple)
+    assert addresses
     assert all(ipaddress.ip_address(a).is_loopback for a in addresses)
     assert len(set(addresses)) == len(addresses)
 

@@ -12,13 +12,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from snisweep.lists.rules import (
+    DIRECT,
     FROM_DEFAULTS,
     PATH_MAX,
     TLS,
     Defaults,
+    Direct,
     _host_and_port,
     _normalise_host,
     _read_url,
+    check_flag,
+    check_proxy,
+    check_tls_range,
+    check_tls_version,
     digest,
     host_and_port,
     host_name,
@@ -32,6 +38,7 @@ from snisweep.lists.rules import (
     template_variable,
     url_target,
 )
+from snisweep.model import Proxy, TLSVersion
 
 # --- endpoint strings -------------------------------------------------------------------------
 
@@ -269,7 +276,8 @@ BASE = Defaults(8443, 2.5, 3, ("nightly",), "https")
 
 def test_an_entry_takes_its_defaults_for_what_it_does_not_set() -> None:
     assert make_entry(BASE, 7, "a.example.com", False) == (
-        "a.example.com", 8443, None, "a.example.com", "", ("nightly",), 2.5, 3, 7, "/"
+        "a.example.com", 8443, None, "a.example.com", "", ("nightly",), 2.5, 3, 7, "/",
+        None, None, None, False,
     )  # fmt: skip
     assert make_entry(Defaults(443, 5.0, 1, (), TLS), 1, "a.b", False)[9] is None
 
@@ -281,7 +289,7 @@ def test_what_an_entry_sets_wins() -> None:
     )  # fmt: skip
     assert entry == (
         "a.example.com", 443, "192.0.2.1", "b.example.com", "A", ("nightly", "soap"), 1.0, 0, 2,
-        None,
+        None, None, None, None, False,
     )  # fmt: skip
     assert make_entry(BASE, 1, "a.b", False, retries=0, timeout=None)[6:8] == (2.5, 0)
     assert make_entry(BASE, 1, "a.b", False, path="/x?y")[9] == "/x?y"
@@ -315,6 +323,12 @@ def test_the_digest_is_the_endpoint_and_nothing_else() -> None:
     first = make_entry(BASE, 1, "a.example.com", False, label="A", tags=("x",), path="/x")
     same = make_entry(BASE, 9, "a.example.com", False, timeout=1.0, retries=0, path=None)
     assert digest(first) == digest(same)
+    # nor the client's settings: the TLS range, the proxy, all addresses
+    client = make_entry(
+        BASE, 3, "a.example.com", False, tls_min=TLSVersion.TLS1_3, proxy=PROXY,
+        all_addresses=True,
+    )  # fmt: skip
+    assert digest(client) == digest(first)
     assert len(digest(first)) == 16
     others = [
         make_entry(BASE, 1, "a.example.com", False, 443),
@@ -418,3 +432,205 @@ def test_a_text_full_of_openings_takes_linear_time(opening: str) -> None:
         string_entry(text, 1, BASE)
     with pytest.raises(ValueError, match=r"URL|characters long"):
         string_entry("https://a.b/" + text, 1, BASE)
+
+
+# --- the client's settings: TLS range, proxy, all addresses -----------------------------------
+
+PROXY = Proxy("proxy.example.net", 3128)
+OTHER = Proxy("other.example.net", 8080)
+ENVIRONMENT = Proxy("env.example.net", 3128, "Basic dTpw")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1.0", TLSVersion.TLS1_0),
+        ("1.1", TLSVersion.TLS1_1),
+        ("1.2", TLSVersion.TLS1_2),
+        ("1.3", TLSVersion.TLS1_3),
+        (" 1.2 ", TLSVersion.TLS1_2),
+        ("TLSv1.2", TLSVersion.TLS1_2),
+        ("tlsv1.3", TLSVersion.TLS1_3),
+        ("tls1.0", TLSVersion.TLS1_0),
+        ("TLS1.1", TLSVersion.TLS1_1),
+        ("TlSv1.2", TLSVersion.TLS1_2),
+    ],
+)
+def test_check_tls_version(text: str, expected: TLSVersion) -> None:
+    assert check_tls_version(text) is expected
+
+
+@pytest.mark.parametrize(
+    "text", ["", "1", "1.4", "0.9", "1.20", "2.0", "v1.2", "SSLv3", "TLS 1.2", "tls1", "1.2.0"]
+)
+def test_check_tls_version_refuses(text: str) -> None:
+    with pytest.raises(ValueError, match=r"^tls_min: expected 1\.0, 1\.1, 1\.2 or 1\.3, found '"):
+        check_tls_version(text, "tls_min")
+    with pytest.raises(ValueError, match=r"^--tls-max: expected"):
+        check_tls_version(text, "--tls-max")
+
+
+def test_check_tls_range() -> None:
+    check_tls_range(None, None)
+    check_tls_range(TLSVersion.TLS1_3, None)
+    check_tls_range(None, TLSVersion.TLS1_0)
+    check_tls_range(TLSVersion.TLS1_2, TLSVersion.TLS1_2)
+    with pytest.raises(ValueError, match=r"^tls_min 1\.3 is above tls_max 1\.2$"):
+        check_tls_range(TLSVersion.TLS1_3, TLSVersion.TLS1_2)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("direct", DIRECT),
+        (" DIRECT ", DIRECT),
+        ("Direct", DIRECT),
+        ("http://proxy.example.net:3128", PROXY),
+        ("HTTP://Proxy.Example.NET:3128/", PROXY),
+        ("http://user:secret@proxy.example.net:3128", PROXY),
+    ],
+)
+def test_check_proxy(text: str, expected: object) -> None:
+    assert check_proxy(text) == expected
+
+
+def test_check_proxy_keeps_the_credentials() -> None:
+    proxy = check_proxy("http://user:secret@proxy.example.net:3128")
+    assert isinstance(proxy, Proxy)
+    assert proxy.authorization == "Basic dXNlcjpzZWNyZXQ="
+    assert "secret" not in repr(proxy)
+    assert proxy.display == "proxy.example.net:3128"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "proxy: expected direct or an http://host:port URL, found ''"),
+        ("none", "proxy: expected direct or an http://host:port URL, found 'none'"),
+        ("drect", "found 'drect'"),
+        ("proxy.example.net:3128", "no scheme; write it as http://host:port"),
+        ("https://proxy.example.net:3128", "TLS to the proxy is not supported"),
+        ("socks5://proxy.example.net:1080", "SOCKS proxies are not supported"),
+        ("http://proxy.example.net:99999", "out of range"),
+    ],
+)
+def test_check_proxy_refuses(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        check_proxy(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("true", True), ("TRUE", True), ("Yes", True), ("1", True), (" no ", False),
+     ("False", False), ("0", False), ("NO", False)],
+)  # fmt: skip
+def test_check_flag(text: str, expected: bool) -> None:
+    assert check_flag(text, "all_addresses") is expected
+
+
+@pytest.mark.parametrize("text", ["", "y", "on", "2", "maybe", "truee"])
+def test_check_flag_refuses(text: str) -> None:
+    with pytest.raises(ValueError, match=r"^all_addresses: expected true or false"):
+        check_flag(text, "all_addresses")
+
+
+def test_an_entry_takes_the_client_settings_of_its_defaults() -> None:
+    defaults = Defaults(
+        443, 5.0, 1, tls_min=TLSVersion.TLS1_2, tls_max=TLSVersion.TLS1_3, proxy=PROXY,
+        all_addresses=True,
+    )  # fmt: skip
+    assert make_entry(defaults, 1, "a.example.com", False)[10:] == (
+        TLSVersion.TLS1_2, TLSVersion.TLS1_3, PROXY, True
+    )  # fmt: skip
+    own = make_entry(
+        defaults, 1, "a.example.com", False, tls_min=TLSVersion.TLS1_3, proxy=OTHER,
+        all_addresses=False,
+    )  # fmt: skip
+    assert own[10:] == (TLSVersion.TLS1_3, TLSVersion.TLS1_3, OTHER, False)
+    assert make_entry(defaults, 1, "a.b", False, proxy=DIRECT)[12] is None
+
+
+@pytest.mark.parametrize(
+    ("own", "defaults", "message"),
+    [
+        ((TLSVersion.TLS1_3, TLSVersion.TLS1_2), (None, None), "tls_min 1.3 is above tls_max 1.2"),
+        ((TLSVersion.TLS1_3, None), (None, TLSVersion.TLS1_2), "tls_min 1.3 is above tls_max 1.2"),
+        ((None, TLSVersion.TLS1_0), (TLSVersion.TLS1_1, None), "tls_min 1.1 is above tls_max 1.0"),
+    ],
+)
+def test_an_empty_tls_range_is_refused(
+    own: tuple[TLSVersion | None, TLSVersion | None],
+    defaults: tuple[TLSVersion | None, TLSVersion | None],
+    message: str,
+) -> None:
+    base = Defaults(443, 5.0, 1, tls_min=defaults[0], tls_max=defaults[1])
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        make_entry(base, 1, "a.example.com", False, tls_min=own[0], tls_max=own[1])
+
+
+@pytest.mark.parametrize(
+    ("own", "listed", "environment", "no_proxy", "expected"),
+    [
+        (None, None, None, "", None),  # nothing anywhere: direct
+        (None, None, ENVIRONMENT, "", ENVIRONMENT),  # the environment, last
+        (None, None, ENVIRONMENT, "example.com", None),  # ... unless no_proxy bypasses the host
+        (None, None, ENVIRONMENT, "*", None),
+        (None, None, ENVIRONMENT, "other.example.org, .example.net", ENVIRONMENT),
+        (None, PROXY, ENVIRONMENT, "", PROXY),  # the defaults (file or command line) before it
+        (None, PROXY, ENVIRONMENT, "*", PROXY),  # no_proxy is only the environment's exception
+        (None, DIRECT, ENVIRONMENT, "", None),  # direct in the defaults
+        (OTHER, PROXY, ENVIRONMENT, "", OTHER),  # the entry's own, first
+        (OTHER, DIRECT, None, "", OTHER),
+        (OTHER, None, ENVIRONMENT, "*", OTHER),  # explicit is explicit
+        (DIRECT, PROXY, ENVIRONMENT, "", None),  # direct in the entry
+        (DIRECT, None, ENVIRONMENT, "", None),
+    ],
+)
+def test_the_proxy_of_an_entry(
+    own: Proxy | Direct | None,
+    listed: Proxy | Direct | None,
+    environment: Proxy | None,
+    no_proxy: str,
+    expected: Proxy | None,
+) -> None:
+    defaults = Defaults(443, 5.0, 1, proxy=listed, environment_proxy=environment, no_proxy=no_proxy)
+    assert make_entry(defaults, 1, "a.example.com", False, proxy=own)[12] == expected
+
+
+CREDENTIAL_TEMPLATES = [
+    "http://user:{p}@",
+    "http://user:{p}@proxy.example.net",
+    "http://user:{p}@proxy.example.net:port",
+    "http://user:{p}@proxy.example.net:99999",
+    "http://user:{p}@proxy.example.net:3128/path?q#f",
+    "http://user:{p}@bad..example.net:3128",
+    "http://user:{p}@[2001:db8::1:3128",
+    "http://user:{p}@192.0.2.300",
+    "http://us%3Aer:{p}@proxy.example.net:3128",
+    "http://{p}:{p}@:3128",
+    "http://{p}@proxy.example.net:x",
+    "http://user:{p}",
+    "https://user:{p}@proxy.example.net:3128",
+    "socks5://user:{p}@proxy.example.net",
+    "gopher://user:{p}@proxy.example.net",
+    "user:{p}@proxy.example.net:3128",
+    "{p}@proxy.example.net",
+    " HTTP://user:{p}@proxy.example.net:3128/x ",
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(alphabet="abcXYZ019%!$&'()*+,;=._~-/?#:[] ", max_size=12),
+    st.sampled_from(CREDENTIAL_TEMPLATES),
+)
+def test_no_message_about_a_proxy_shows_its_password(core: str, template: str) -> None:
+    # The password starts and ends with a marker, so that any part of it shown is seen. ('@' is
+    # left out: before no '@host' it makes what follows it the host, which a message names.)
+    result = outcome(check_proxy, template.format(p=f"Zq9{core}Kx7"))
+    if isinstance(result, str):  # the message of a problem
+        assert "Zq9" not in result
+        assert "Kx7" not in result
+    else:
+        assert isinstance(result, Proxy)
+        assert "Zq9" not in repr(result)

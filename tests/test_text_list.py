@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from snisweep.errors import ConfigError, Problem
-from snisweep.lists.load import Settings, load
-from snisweep.model import Endpoint
+from snisweep.lists.load import DIRECT, Settings, load
+from snisweep.model import Endpoint, Proxy, TLSVersion
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "configs" / "example.txt"
 
@@ -165,3 +165,44 @@ def test_the_example_is_valid() -> None:
     endpoints = load([str(EXAMPLE)])
     assert endpoints.count >= 8
     assert endpoints.duplicates == 0
+
+
+# --- the client's settings come from the command line, the proxy else from the environment ----
+
+PROXY = Proxy("proxy.example.net", 3128)
+ENVIRONMENT = Proxy("env.example.net", 3128)
+
+
+def test_a_list_is_read_as_before(tmp_path: Path) -> None:
+    assert endpoints_of(tmp_path, "a.example.com\n192.0.2.1:8443\n") == [
+        Endpoint("a.example.com", 443, sni="a.example.com"),
+        Endpoint("192.0.2.1", 8443),
+    ]
+
+
+def test_the_client_settings_of_the_command_line(tmp_path: Path) -> None:
+    settings = Settings(
+        tls_min=TLSVersion.TLS1_2, tls_max=TLSVersion.TLS1_3, proxy=PROXY, all_addresses=True
+    )
+    endpoints = load([write(tmp_path, "a.example.com\nldaps://b.example.com\n")], settings)
+    assert [(e.tls_min, e.tls_max, e.proxy, e.all_addresses) for e in endpoints] == [
+        (TLSVersion.TLS1_2, TLSVersion.TLS1_3, PROXY, True)
+    ] * 2
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        (Settings(environment_proxy=ENVIRONMENT), [ENVIRONMENT, ENVIRONMENT, ENVIRONMENT]),
+        (Settings(environment_proxy=ENVIRONMENT, no_proxy="b.example.com, 192.0.2.0/24"),
+         [ENVIRONMENT, None, None]),
+        (Settings(environment_proxy=ENVIRONMENT, no_proxy="*"), [None, None, None]),
+        (Settings(proxy=PROXY, environment_proxy=ENVIRONMENT, no_proxy="*"), [PROXY] * 3),
+        (Settings(proxy=DIRECT, environment_proxy=ENVIRONMENT), [None, None, None]),
+    ],
+)  # fmt: skip
+def test_the_environment_proxy_and_no_proxy(
+    tmp_path: Path, settings: Settings, expected: list[Proxy | None]
+) -> None:
+    text = "a.example.com\nhttps://x.b.example.com/\n192.0.2.1\n"
+    assert [e.proxy for e in load([write(tmp_path, text)], settings)] == expected

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from servers import free_port, stop, wait_for
+from processes import free_port, stop, wait_for
 
 from snisweep.core.record import Record
 from snisweep.lab import Lab
@@ -174,7 +174,8 @@ async def test_a_proxy_that_wants_credentials_is_a_proxy_failure(
     record = await scan(through(lab, "same-certificate", guarded.proxy(user, password)))
     assert (record.verdict, record.reason) == (Verdict.ERROR, Reason.PROXY_AUTH_REQUIRED)
     assert detail in record.detail
-    assert "wrong" not in record.detail and "wrong" not in (record.sni_error or "")
+    assert "wrong" not in record.detail
+    assert "wrong" not in (record.sni_error or "")
 
 
 async def test_a_destination_the_proxy_cannot_reach(lab: Lab, tinyproxy: Tinyproxy) -> None:

@@ -15,10 +15,10 @@ from snisweep.lists.load import (
     Settings,
     load,
 )
-from snisweep.lists.rules import Defaults
+from snisweep.lists.rules import DIRECT, Defaults
 from snisweep.lists.yaml_lines import Declined
 from snisweep.lists.yaml_list import YamlReader
-from snisweep.model import Endpoint
+from snisweep.model import Endpoint, Proxy, TLSVersion
 
 # --- the string forms, through load -----------------------------------------------------------
 
@@ -329,6 +329,11 @@ def test_the_example_is_valid() -> None:
     assert any(e.http_path is None for e in listed)  # protocol: tls, ldaps://
     assert any(e.http_path not in ("/", None) for e in listed)  # a URL's path
     assert any("?" in (e.http_path or "") for e in listed)  # and query
+    assert any(e.tls_min is not None and e.tls_max is not None for e in listed)
+    assert any(e.tls_min is None and e.tls_max is not None for e in listed)
+    assert any(e.all_addresses for e in listed)
+    assert not all(e.all_addresses for e in listed)
+    assert all(e.proxy is None for e in listed)  # a real proxy is needed to scan through one
 
 
 # --- problems: FILE:LINE: message -------------------------------------------------------------
@@ -778,3 +783,435 @@ def test_numbers_that_say_what_they_are(tmp_path: Path, value: str, port: int) -
 @pytest.mark.parametrize(("value", "retries"), [("0", 0), ("00", 0), ("07", 7), ("0_3", 3)])
 def test_octal_numbers_that_mean_the_same(tmp_path: Path, value: str, retries: int) -> None:
     assert only(tmp_path, f"- host: a.example.com\n  retries: {value}\n").retries == retries
+
+
+# --- the client's settings: tls_min, tls_max, proxy, all_addresses ----------------------------
+
+PROXY = Proxy("proxy.example.net", 3128)
+OTHER = Proxy("other.example.net", 8080)
+ENVIRONMENT = Proxy("env.example.net", 3128)
+SECRET = "s3cr3tPW"
+
+
+def test_a_list_without_the_new_keys_is_read_as_before(tmp_path: Path) -> None:
+    endpoints = endpoints_of(
+        tmp_path,
+        "defaults: {port: 8443}\nendpoints:\n  - a.example.com\n  - {host: b.example.com}\n",
+    )
+    assert endpoints == [
+        Endpoint("a.example.com", 8443, sni="a.example.com"),
+        Endpoint("b.example.com", 8443, sni="b.example.com"),
+    ]
+    assert all(
+        (e.tls_min, e.tls_max, e.proxy, e.all_addresses) == (None, None, None, False)
+        for e in endpoints
+    )
+
+
+def test_every_new_key_per_endpoint_and_in_defaults(tmp_path: Path) -> None:
+    text = """\
+defaults:
+  tls_min: 1.1
+  tls_max: TLSv1.2
+  proxy: http://proxy.example.net:3128
+  all_addresses: true
+endpoints:
+  - a.example.com
+  - host: b.example.com
+    tls_min: 1.2
+    tls_max: "1.3"
+    proxy: http://user:secret@other.example.net:8080/
+    all_addresses: no
+"""
+    a, b = endpoints_of(tmp_path, text)
+    assert (a.tls_min, a.tls_max, a.proxy, a.all_addresses) == (
+        TLSVersion.TLS1_1, TLSVersion.TLS1_2, PROXY, True
+    )  # fmt: skip
+    assert (b.tls_min, b.tls_max, b.proxy, b.all_addresses) == (
+        TLSVersion.TLS1_2, TLSVersion.TLS1_3, OTHER, False
+    )  # fmt: skip
+    assert b.proxy is not None
+    assert b.proxy.authorization == "Basic dXNlcjpzZWNyZXQ="
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1.0", TLSVersion.TLS1_0),  # YAML floats, as written
+        ("1.1", TLSVersion.TLS1_1),
+        ("1.2", TLSVersion.TLS1_2),
+        ("1.3", TLSVersion.TLS1_3),
+        ("'1.2'", TLSVersion.TLS1_2),
+        ("TLSv1.2", TLSVersion.TLS1_2),
+        ("tlsv1.3", TLSVersion.TLS1_3),
+        ("tls1.0", TLSVersion.TLS1_0),
+        ("TLS1.1", TLSVersion.TLS1_1),
+        ("!!str 1.3", TLSVersion.TLS1_3),
+        ("&v 1.2", TLSVersion.TLS1_2),
+    ],
+)
+def test_tls_versions_as_written(tmp_path: Path, value: str, expected: TLSVersion) -> None:
+    for key in ("tls_min", "tls_max"):
+        endpoint = only(tmp_path, f"- host: a.example.com\n  {key}: {value}\n")
+        assert getattr(endpoint, key) is expected
+        endpoint = only(tmp_path, f"defaults:\n  {key}: {value}\nendpoints: [a.example.com]\n")
+        assert getattr(endpoint, key) is expected
+
+
+@pytest.mark.parametrize(
+    ("value", "found"),
+    [
+        ("1.4", "a number (1.4)"),
+        ("1.20", "a number (1.20)"),
+        ("'1.20'", "'1.20'"),
+        ("1", "an integer (1)"),
+        ("2", "an integer (2)"),
+        ("'1.4'", "'1.4'"),
+        ("SSLv3", "'SSLv3'"),
+        ("TLS 1.2", "'TLS 1.2'"),
+        ("''", "''"),
+        ("", "an empty value"),
+        ("yes", "a boolean (yes)"),
+        ("[1.2]", "a list"),
+        ("{v: 1.2}", "a mapping"),
+    ],
+)
+def test_tls_versions_refused(tmp_path: Path, value: str, found: str) -> None:
+    for key in ("tls_min", "tls_max"):
+        for text, line in (
+            (f"endpoints:\n  - host: a.example.com\n    {key}: {value}\n", 3),
+            (f"defaults:\n  {key}: {value}\nendpoints: [a.example.com]\n", 2),
+        ):
+            path = write(tmp_path, "bad.yaml", text)
+            assert [str(p) for p in problems_of([path])] == [
+                f"{path}:{line}: {key}: expected 1.0, 1.1, 1.2 or 1.3, found {found}"
+            ]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        (
+            "endpoints:\n  - a.example.com\n  - host: b.example.com\n    tls_min: 1.3\n"
+            "    tls_max: 1.2\n",
+            3,
+            "tls_min 1.3 is above tls_max 1.2",
+        ),
+        (
+            "defaults:\n  tls_max: 1.2\nendpoints:\n  - a.example.com\n  - host: b.example.com\n"
+            "    tls_min: 1.3\n",
+            5,
+            "tls_min 1.3 is above tls_max 1.2",
+        ),
+        (
+            "defaults:\n  tls_min: 1.2\nendpoints:\n  - {host: b.example.com, tls_max: 1.0}\n",
+            4,
+            "tls_min 1.2 is above tls_max 1.0",
+        ),
+        # in defaults: once, at the key, and not again at each endpoint
+        (
+            "defaults:\n  tls_min: 1.3\n  tls_max: 1.2\nendpoints:\n  - a.example.com\n"
+            "  - b.example.com\n",
+            3,
+            "tls_min 1.3 is above tls_max 1.2",
+        ),
+        # defaults that come after the endpoints are checked with them too
+        (
+            "endpoints:\n  - a.example.com\n  - {host: b.example.com, tls_min: 1.3}\n"
+            "defaults:\n  tls_max: 1.2\n",
+            3,
+            "tls_min 1.3 is above tls_max 1.2",
+        ),
+    ],
+)
+def test_a_tls_range_that_is_empty(tmp_path: Path, text: str, line: int, message: str) -> None:
+    path = write(tmp_path, "range.yaml", text)
+    assert [str(p) for p in problems_of([path])] == [f"{path}:{line}: {message}"]
+
+
+def test_a_tls_range_that_is_empty_with_the_command_line(tmp_path: Path) -> None:
+    settings = Settings(tls_max=TLSVersion.TLS1_2)
+    text = "defaults:\n  tls_min: 1.3\nendpoints:\n  - a.example.com\n  - b.example.com\n"
+    path = write(tmp_path, "range.yaml", text)
+    assert [str(p) for p in problems_of([path], settings)] == [
+        f"{path}:2: tls_min 1.3 is above tls_max 1.2 (the command line's tls_max)"
+    ]
+    text = "endpoints:\n  - a.example.com\n  - {host: b.example.com, tls_min: 1.3}\n"
+    path = write(tmp_path, "range.yaml", text)
+    assert [str(p) for p in problems_of([path], settings)] == [
+        f"{path}:3: tls_min 1.3 is above tls_max 1.2"
+    ]
+    # defaults that make an empty range with the command line's are wrong as such, even where
+    # an endpoint overrides them
+    text = "defaults: {tls_min: 1.3}\nendpoints: [{host: a.example.com, tls_max: 1.3}]\n"
+    path = write(tmp_path, "range.yaml", text)
+    assert [p.line for p in problems_of([path], settings)] == [1]
+    # an endpoint may narrow or move the range its defaults give, as long as it is not empty
+    text = "defaults: {tls_min: 1.1}\nendpoints: [{host: a.example.com, tls_min: 1.2}]\n"
+    endpoint = only(tmp_path, text, settings)
+    assert (endpoint.tls_min, endpoint.tls_max) == (TLSVersion.TLS1_2, TLSVersion.TLS1_2)
+
+
+@pytest.mark.parametrize(
+    ("settings", "defaults", "entry", "expected"),
+    [
+        # the environment, last, and only it is subject to no_proxy
+        (Settings(environment_proxy=ENVIRONMENT), "", "a.example.com", ENVIRONMENT),
+        (Settings(environment_proxy=ENVIRONMENT), "", "{host: a.example.com}", ENVIRONMENT),
+        (Settings(environment_proxy=ENVIRONMENT, no_proxy=".example.com"), "", "a.example.com",
+         None),
+        (Settings(environment_proxy=ENVIRONMENT, no_proxy="example.org"), "", "a.example.com",
+         ENVIRONMENT),
+        (Settings(environment_proxy=ENVIRONMENT, no_proxy="192.0.2.0/24"), "", "192.0.2.7",
+         None),
+        (Settings(environment_proxy=ENVIRONMENT, no_proxy="example.org"), "{port: 8443}",
+         "a.example.com", ENVIRONMENT),  # defaults that set no proxy
+        (Settings(environment_proxy=ENVIRONMENT, no_proxy=".example.com"), "{tls_min: 1.2}",
+         "{host: a.example.com}", None),
+        # the command line over the environment, whatever no_proxy says
+        (Settings(proxy=PROXY, environment_proxy=ENVIRONMENT), "", "a.example.com", PROXY),
+        (Settings(proxy=PROXY, environment_proxy=ENVIRONMENT, no_proxy="*"), "", "a.example.com",
+         PROXY),
+        (Settings(proxy=DIRECT, environment_proxy=ENVIRONMENT), "", "a.example.com", None),
+        # the file's defaults over both
+        (Settings(proxy=PROXY), "{proxy: 'http://other.example.net:8080'}", "a.example.com",
+         OTHER),
+        (Settings(proxy=PROXY), "{proxy: direct}", "a.example.com", None),
+        (Settings(environment_proxy=ENVIRONMENT), "{proxy: DIRECT}", "a.example.com", None),
+        (Settings(proxy=DIRECT), "{proxy: 'http://other.example.net:8080'}", "a.example.com",
+         OTHER),
+        (Settings(environment_proxy=ENVIRONMENT, no_proxy="*"),
+         "{proxy: 'http://proxy.example.net:3128'}", "a.example.com", PROXY),
+        # the endpoint's own over all
+        (Settings(proxy=PROXY, environment_proxy=ENVIRONMENT), "{proxy: direct}",
+         "{host: a.example.com, proxy: 'http://other.example.net:8080'}", OTHER),
+        (Settings(proxy=PROXY), "{proxy: 'http://other.example.net:8080'}",
+         "{host: a.example.com, proxy: Direct}", None),
+        (Settings(environment_proxy=ENVIRONMENT), "", "{host: a.example.com, proxy: direct}",
+         None),
+        (Settings(environment_proxy=ENVIRONMENT, no_proxy="*"), "",
+         "{host: a.example.com, proxy: 'http://other.example.net:8080'}", OTHER),
+    ],
+)  # fmt: skip
+def test_proxy_precedence(
+    tmp_path: Path, settings: Settings, defaults: str, entry: str, expected: Proxy | None
+) -> None:
+    text = (f"defaults: {defaults}\n" if defaults else "") + f"endpoints:\n  - {entry}\n"
+    assert only(tmp_path, text, settings).proxy == expected
+
+
+def test_tls_and_all_addresses_precedence(tmp_path: Path) -> None:
+    settings = Settings(
+        tls_min=TLSVersion.TLS1_0, tls_max=TLSVersion.TLS1_3, all_addresses=True
+    )  # fmt: skip
+    text = """\
+defaults:
+  tls_min: 1.1
+endpoints:
+  - a.example.com
+  - host: b.example.com
+    tls_min: 1.2
+    tls_max: 1.2
+    all_addresses: false
+"""
+    a, b = endpoints_of(tmp_path, text, settings)
+    assert (a.tls_min, a.tls_max, a.all_addresses) == (TLSVersion.TLS1_1, TLSVersion.TLS1_3, True)
+    assert (b.tls_min, b.tls_max, b.all_addresses) == (TLSVersion.TLS1_2, TLSVersion.TLS1_2, False)
+    other = write(tmp_path, "other.yaml", "- c.example.com\n")  # defaults are the file's own
+    (c,) = load([other], settings)
+    assert (c.tls_min, c.tls_max, c.all_addresses) == (TLSVersion.TLS1_0, TLSVersion.TLS1_3, True)
+
+
+def test_the_new_keys_in_late_defaults(tmp_path: Path) -> None:
+    text = (
+        "endpoints:\n  - a.example.com\n  - {host: b.example.com, proxy: direct}\n"
+        "defaults:\n  proxy: http://proxy.example.net:3128\n  all_addresses: yes\n"
+        "  tls_min: 1.2\n"
+    )
+    a, b = endpoints_of(tmp_path, text)
+    assert (a.proxy, a.all_addresses, a.tls_min) == (PROXY, True, TLSVersion.TLS1_2)
+    assert (b.proxy, b.all_addresses, b.tls_min) == (None, True, TLSVersion.TLS1_2)
+    # late defaults that change the port, and the environment's proxy
+    text = "endpoints:\n  - a.example.com\n  - {host: b.example.com}\ndefaults:\n  port: 8443\n"
+    settings = Settings(environment_proxy=ENVIRONMENT, no_proxy="b.example.com")
+    assert [(e.port, e.proxy) for e in endpoints_of(tmp_path, text, settings)] == [
+        (8443, ENVIRONMENT),
+        (8443, None),
+    ]
+
+
+def test_a_proxy_node_shared_by_aliases(tmp_path: Path) -> None:
+    text = (
+        "endpoints:\n  - {host: a.example.com, proxy: &p 'http://proxy.example.net:3128'}\n"
+        "  - {host: b.example.com, proxy: *p}\n  - {host: c.example.com, proxy: *p}\n"
+    )
+    assert [e.proxy for e in endpoints_of(tmp_path, text)] == [PROXY, PROXY, PROXY]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("true", True), ("false", False), ("yes", True), ("no", False), ("True", True),
+     ("off", False), ("on", True)],
+)  # fmt: skip
+def test_all_addresses(tmp_path: Path, value: str, expected: bool) -> None:
+    assert only(tmp_path, f"- {{host: a.example.com, all_addresses: {value}}}\n").all_addresses is (
+        expected
+    )
+    text = f"defaults: {{all_addresses: {value}}}\nendpoints: [a.example.com]\n"
+    assert only(tmp_path, text).all_addresses is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        (
+            "endpoints:\n  - host: a.example.com\n    all_addresses: maybe\n",
+            3,
+            "all_addresses: expected true or false, found a string ('maybe')",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    all_addresses: 'true'\n",
+            3,
+            "all_addresses: expected true or false, found a string ('true')",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    all_addresses: 1\n",
+            3,
+            "all_addresses: expected true or false, found an integer (1)",
+        ),
+        (
+            "defaults:\n  all_addresses:\nendpoints: []\n",
+            2,
+            "all_addresses: expected true or false, found an empty value",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    proxy: 3128\n",
+            3,
+            "proxy: expected direct or an http://host:port URL, found an integer (3128)",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    proxy:\n",
+            3,
+            "proxy: expected direct or an http://host:port URL, found an empty value",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    proxy: no\n",
+            3,
+            "proxy: expected direct or an http://host:port URL, found a boolean (no)",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    proxy: [direct]\n",
+            3,
+            "proxy: expected direct or an http://host:port URL, found a list",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    proxy: none\n",
+            3,
+            "proxy: expected direct or an http://host:port URL, found 'none'",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    proxy: proxy.example.net:3128\n",
+            3,
+            "proxy URL 'proxy.example.net:3128': no scheme; write it as http://host:port",
+        ),
+        (
+            "defaults:\n  proxy: https://proxy.example.net:3128\nendpoints: []\n",
+            2,
+            "TLS to the proxy is not supported",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    proxy: socks5://proxy.example.net\n",
+            3,
+            "SOCKS proxies are not supported",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    tls-min: 1.2\n",
+            3,
+            "unknown key 'tls-min' in an endpoint; did you mean 'tls_min'?",
+        ),
+        (
+            "endpoints:\n  - host: a.example.com\n    all_address: true\n",
+            3,
+            "unknown key 'all_address' in an endpoint; did you mean 'all_addresses'?",
+        ),
+        (
+            "defaults:\n  proxies: direct\nendpoints: []\n",
+            2,
+            "unknown key 'proxies' in defaults; did you mean 'proxy'?",
+        ),
+    ],
+)
+def test_each_problem_of_the_new_keys_has_its_place(
+    tmp_path: Path, text: str, line: int, message: str
+) -> None:
+    path = write(tmp_path, "bad.yaml", text)
+    problems = problems_of([path])
+    assert [p.line for p in problems] == [line], problems
+    assert message in problems[0].message
+
+
+BAD_PROXIES = [
+    f"http://user:{SECRET}@",
+    f"http://user:{SECRET}@proxy.example.net:port",
+    f"http://user:{SECRET}@proxy.example.net:99999",
+    f"http://user:{SECRET}@proxy.example.net:3128/path",
+    f"http://user:{SECRET}@proxy.example.net:3128?q",
+    f"http://user:{SECRET}@bad..example.net:3128",
+    f"http://user:{SECRET}@[2001:db8::1:3128",
+    f"http://user:{SECRET}@192.0.2.300:3128",
+    f"http://us%3Aer:{SECRET}@proxy.example.net:3128",
+    f"http://user:{SECRET[:4]}/{SECRET[4:]}@proxy.example.net:3128",
+    f"http://user:{SECRET}",
+    f"https://user:{SECRET}@proxy.example.net:3128",
+    f"socks5h://user:{SECRET}@proxy.example.net:1080",
+    f"ftp://user:{SECRET}@proxy.example.net",
+    f"user:{SECRET}@proxy.example.net:3128",
+    f"{SECRET}@proxy.example.net",
+    f"http://{SECRET}:{SECRET}@:3128",
+]
+
+
+def test_no_problem_shows_the_credentials_of_a_proxy(tmp_path: Path) -> None:
+    lines = ["defaults:", f"  proxy: '{BAD_PROXIES[0]}'", "endpoints:"]
+    lines += [
+        f"  - {{host: a{i}.example.com, proxy: '{url}'}}" for i, url in enumerate(BAD_PROXIES)
+    ]
+    path = write(tmp_path, "secret.yaml", "\n".join(lines) + "\n")
+    with pytest.raises(ConfigError) as caught:
+        load([path])
+    problems = caught.value.problems
+    assert [p.line for p in problems] == [2, *range(4, 4 + len(BAD_PROXIES))]
+    for text in (str(caught.value), *map(str, problems)):
+        assert SECRET[:4] not in text
+        assert SECRET[4:] not in text
+    # nor in what the line reader and libyaml yield, each on its own
+    data = Path(path).read_bytes()
+    events = YamlReader(path, lambda: io.BytesIO(data), Defaults(443, 5.0, 1), by_lines=False)
+    assert list(events) == []
+    assert len(events.problems) == len(problems)
+    assert not any(SECRET[:4] in str(p) or SECRET[4:] in str(p) for p in events.problems)
+
+
+def test_the_example_proxy_direct_overrides_the_environment() -> None:
+    environment = Proxy("env.example.net", 3128)
+    listed = list(load([str(EXAMPLE)], Settings(environment_proxy=environment)))
+    assert any(e.proxy is None for e in listed)  # proxy: direct
+    assert any(e.proxy == environment for e in listed)
+
+
+def test_the_commented_proxy_of_the_example_is_valid(tmp_path: Path) -> None:
+    # uncommented, the example's proxy lines are valid too
+    text = EXAMPLE.read_text(encoding="utf-8")
+    for commented in (
+        "  # proxy: http://proxy.example.net:3128",
+        "  # - host: partner.example.com",
+        "  #   proxy: http://user:password@proxy.example.net:3128",
+    ):
+        assert commented in text
+        text = text.replace(commented, commented.replace("# ", "", 1))
+    listed = endpoints_of(tmp_path, text)
+    assert any(e.proxy == PROXY for e in listed)
+    partner = next(e for e in listed if e.host == "partner.example.com")
+    assert partner.proxy == PROXY
+    assert partner.proxy is not None
+    assert partner.proxy.authorization is not None

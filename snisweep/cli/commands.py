@@ -23,16 +23,16 @@ from snisweep import __version__
 from snisweep.cli import interrupts_held
 from snisweep.cli.terminal import ProgressBar, err, print_table, summary
 from snisweep.core.record import Record
+from snisweep.core.trust import TrustStore
 from snisweep.errors import (
     ConfigError,
     SnisweepError,
     UsageError,
 )
-from snisweep.core.trust import TrustStore
 from snisweep.lists.load import RETRIES_RANGE, TIMEOUT_MAX, ListFormat, Settings, load
-from snisweep.lists.rules import check_proxy, check_tls_version
-from snisweep.net.proxy import proxy_from_environment
+from snisweep.lists.rules import check_proxy, check_tls_range, check_tls_version
 from snisweep.model import TLSVersion, Verdict
+from snisweep.net.proxy import proxy_from_environment
 from snisweep.report.writers import Format, ReportWriter, format_for, refuse_overwriting
 from snisweep.run.scheduler import Limits
 from snisweep.run.session import (
@@ -264,14 +264,17 @@ def _network_settings(args: argparse.Namespace) -> dict[str, object]:
         text = getattr(args, key)
         if text is not None:
             try:
-                settings[key] = check_tls_version(text)
+                settings[key] = check_tls_version(text, option)
             except ValueError as exc:
-                raise UsageError(f"{option}: {exc}") from None
-    versions = list(TLSVersion)
+                raise UsageError(str(exc)) from None
     low, high = settings.get("tls_min"), settings.get("tls_max")
-    if isinstance(low, TLSVersion) and isinstance(high, TLSVersion):
-        if versions.index(low) > versions.index(high):
-            raise UsageError(f"--tls-min {low} is above --tls-max {high}")
+    try:
+        check_tls_range(
+            low if isinstance(low, TLSVersion) else None,
+            high if isinstance(high, TLSVersion) else None,
+        )
+    except ValueError as exc:
+        raise UsageError(f"--tls-min/--tls-max: {exc}") from None
     if args.proxy is not None:
         try:
             settings["proxy"] = check_proxy(args.proxy)

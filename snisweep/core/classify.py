@@ -35,17 +35,17 @@ fatal ``unrecognized_name`` alert: the server does not know the name that was se
 (any other alert), tls-version-unsupported (no protocol version in the client's range, the
 probe's ``tls_min``/``tls_max``, that the server accepts), tls-failure, the ``proxy-*`` reasons
 of the HTTP CONNECT proxy (proxy-refused, proxy-unreachable, proxy-timeout,
-proxy-auth-required, proxy-denied, proxy-connect-failed, proxy-bad-answer), internal-error (a bug in snisweep for this endpoint: the
-scheduler hands it in as a ``Failure`` of kind ``INTERNAL``, so that even that verdict is decided
-here). For an IP-literal endpoint no name was sent: its one probe is made without SNI, so a fatal
-``unrecognized_name`` means the server serves names only (line 1), and every other failure is
-worded for a client that connects by address.
+proxy-auth-required, proxy-denied, proxy-connect-failed, proxy-bad-answer), internal-error (a
+bug in snisweep for this endpoint: the scheduler hands it in as a ``Failure`` of kind
+``INTERNAL``, so that even that verdict is decided here). For an IP-literal endpoint no name was
+sent: its one probe is made without SNI, so a fatal ``unrecognized_name`` means the server serves
+names only (line 1), and every other failure is worded for a client that connects by address.
 
 Lines 4 and 4b are errors, not ``required``: a TCP connection (or a proxy's tunnel) cannot fail
-because of SNI, which is only sent after it is up, so a failed connect says nothing about SNI. The failures of lines 6-13 are
-final only after the retries agreed (the scheduler's job, before this function is called); so
-are the HTTP refusals of lines 15 and 16, which the scheduler confirms when ``http_refusal``
-names one.
+because of SNI, which is only sent after it is up, so a failed connect says nothing about SNI.
+The failures of lines 6-13 are final only after the retries agreed (the scheduler's job, before
+this function is called); so are the HTTP refusals of lines 15 and 16, which the scheduler
+confirms when ``http_refusal`` names one.
 
 Lines 15 and 16 are the HTTP check (HTTPS endpoints): a handshake that works is not yet a
 client that works. Apache httpd refuses the request of a client that sent no SNI with 403

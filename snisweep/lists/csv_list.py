@@ -9,10 +9,10 @@ I/O: reads the file it is handed (through the opener it is given), nothing else.
     api.example.com,8443,Public API,prod;api,team-a,eu-1
     billing.example.org,,Billing SOAP,billing,team-b,eu-2
 
-    url,label,protocol
-    https://hr.example.net:9443/ws/soap?wsdl,HR SOAP,
-    ldaps://ldap.example.com,Directory,
-    mail.example.com:465,Mail,tls
+    url,label,protocol,tls_min,proxy,all_addresses
+    https://hr.example.net:9443/ws/soap?wsdl,HR SOAP,,1.2,,
+    ldaps://ldap.example.com,Directory,,,http://proxy.example.net:3128,
+    mail.example.com:465,Mail,tls,,direct,yes
 
 The columns are found by their header, case-insensitive, white space around it ignored; columns
 not named here are ignored (exports have many). Every cell is stripped; an empty cell sets
@@ -25,8 +25,16 @@ nothing, so the command line's settings apply.
 - ``port``: the port of a ``host``. Next to a ``url`` it may fill in a port the URL does not
   give, or repeat the URL's; one that contradicts the URL is a problem.
 - ``address``, ``sni``, ``label``, ``timeout`` (seconds), ``retries``, ``protocol``
-  (``https`` or ``tls``): as in YAML.
+  (``https`` or ``tls``), ``tls_min`` and ``tls_max`` (``1.0`` to ``1.3``, also ``TLSv1.2``),
+  ``proxy`` (an ``http://`` URL, or ``direct`` for none, over the command line's and the
+  environment's): as in YAML. A row whose ``tls_min`` is above its ``tls_max`` (its own or
+  the command line's) is a problem.
+- ``all_addresses``: ``true``, ``yes``, ``1`` or ``false``, ``no``, ``0``, in any case.
 - ``tags``: separated by ``;``, as the report joins them (so a report's tags read back).
+
+Only the host (from ``host`` or ``url``), ``port``, ``address`` and ``sni`` tell rows apart:
+rows that differ in nothing else (their TLS range, proxy, ``all_addresses``, label, ...) are
+one endpoint, as first listed.
 
 Whether the probe makes its HTTP check, and with which path: the row's ``protocol``, else the
 scheme of its ``url`` (``https://``/``wss://`` with the URL's path and query; ``ldaps://`` and
@@ -53,13 +61,17 @@ from snisweep.lists.rules import (
     PORT_RANGE,
     RETRIES_RANGE,
     Defaults,
+    Direct,
     Entry,
     ProtocolDefault,
+    check_flag,
     check_integer,
     check_label,
     check_protocol,
+    check_proxy,
     check_seconds,
     check_tag,
+    check_tls_version,
     host_and_port,
     host_name,
     http_path,
@@ -70,6 +82,7 @@ from snisweep.lists.rules import (
     sni_name,
     union,
 )
+from snisweep.model import Proxy, TLSVersion
 
 __all__ = ["COLUMNS", "CsvReader"]
 
@@ -85,6 +98,10 @@ COLUMNS: Final = (
     "timeout",
     "retries",
     "protocol",
+    "tls_min",
+    "tls_max",
+    "proxy",
+    "all_addresses",
 )
 _SECONDS: Final = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 _CHUNK: Final = 1 << 16  # bytes read at a time
@@ -223,6 +240,10 @@ class CsvReader:
         timeout = retries = None
         tags: tuple[str, ...] = ()
         label = ""
+        tls_min: TLSVersion | None = None
+        tls_max: TLSVersion | None = None
+        proxy: Proxy | Direct | None = None
+        all_addresses: bool | None = None
         for key, text in cells.items():
             if not text or key in ("host", "url", "port", "protocol"):
                 continue
@@ -237,28 +258,44 @@ class CsvReader:
                     tags = union((), (check_tag(tag) for tag in text.split(";") if tag.strip()))
                 elif key == "timeout":
                     timeout = _seconds(text)
-                else:
+                elif key == "retries":
                     retries = _integer(text, "retries", *RETRIES_RANGE, problems)
+                elif key == "tls_min":
+                    tls_min = check_tls_version(text, key)
+                elif key == "tls_max":
+                    tls_max = check_tls_version(text, key)
+                elif key == "proxy":
+                    proxy = check_proxy(text)
+                else:
+                    all_addresses = check_flag(text, key)
             except ValueError as exc:
                 problems.append(str(exc))
         if problems or name is None:
             self.problems.extend(Problem(self.name, line, message) for message in problems)
             return None
-        # by position, in the order of an Entry: keyword arguments cost more than the call
-        return make_entry(
-            self.defaults,
-            line,
-            name,
-            is_ip,
-            port,
-            address,
-            sni,
-            label,
-            tags,
-            timeout,
-            retries,
-            path,
-        )
+        try:
+            # by position, in the order of an Entry: keyword arguments cost more than the call
+            return make_entry(
+                self.defaults,
+                line,
+                name,
+                is_ip,
+                port,
+                address,
+                sni,
+                label,
+                tags,
+                timeout,
+                retries,
+                path,
+                tls_min,
+                tls_max,
+                proxy,
+                all_addresses,
+            )
+        except ValueError as exc:  # its TLS range, with the command line's, is empty
+            self._problem(line, str(exc))
+            return None
 
 
 def _seconds(text: str) -> float:

@@ -14,7 +14,10 @@ Standard input (``-``) is YAML unless ``load`` is told otherwise; a directory st
 (``snisweep.lists.rules``). Each setting of an endpoint comes from the endpoint itself, then from
 its YAML file's ``defaults``, then from ``Settings`` (the command line); for ``protocol`` (whether
 the probe makes its HTTP check, and with which path) a URL's scheme comes between the endpoint's
-own key and the defaults (``snisweep.lists.rules.http_path``).
+own key and the defaults (``snisweep.lists.rules.http_path``). For ``proxy`` the environment's
+proxy (``Settings.environment_proxy``) comes last, for the endpoints whose host
+``Settings.no_proxy`` does not bypass; ``direct`` at any level means no proxy. Nothing here reads
+the environment: the caller puts what it found in ``Settings``.
 
 ``load`` reads every list in full before it returns and raises one ``ConfigError`` carrying each
 problem of each file as ``FILE:LINE: message``, so that nothing is scanned from lists with a
@@ -24,8 +27,8 @@ whole. While ``load`` runs, what grows with the lists is one 128-bit digest per 
 (``rules.digest``), for de-duplication across every file and format; what it keeps is where
 the duplicates are, 16 bytes per 64 kB of each file (below), and standard input or a pipe in
 memory, because it cannot be read twice. Entries with the same digest are scanned once, the
-first one wins: two entries that differ only in their path or protocol are one endpoint, with
-the first one's ``http_path``.
+first one wins: two entries that differ only in their path, protocol, TLS range, proxy or
+``all_addresses`` (or label, tags, timeout, retries) are one endpoint, with the first one's.
 
 An iteration yields exactly the endpoints that were validated, or raises ``ListChangedError``
 naming the file and what changed (cut short, grown, rewritten, gone) when a file changed in
@@ -40,6 +43,7 @@ each one checks the whole list.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import os
@@ -53,6 +57,7 @@ from typing import TYPE_CHECKING, BinaryIO, Final, Protocol, TextIO
 from snisweep.errors import ConfigError, ListChangedError, Problem, cannot_read
 from snisweep.lists.csv_list import CsvReader
 from snisweep.lists.rules import (
+    DIRECT,
     LABEL_MAX,
     PORT_RANGE,
     PROTOCOLS,
@@ -60,29 +65,38 @@ from snisweep.lists.rules import (
     TIMEOUT_MAX,
     TLS_DEFAULT_PORTS,
     Defaults,
+    Direct,
     Entry,
     check_protocol,
+    check_proxy,
+    check_tls_range,
+    check_tls_version,
     digest,
     parse_endpoint_string,
 )
 from snisweep.lists.text_list import TextReader
 from snisweep.lists.yaml_list import YamlReader
-from snisweep.model import Endpoint
+from snisweep.model import Endpoint, Proxy, TLSVersion
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
 __all__ = [
+    "DIRECT",
     "LABEL_MAX",
     "PORT_RANGE",
     "PROTOCOLS",
     "RETRIES_RANGE",
     "TIMEOUT_MAX",
     "TLS_DEFAULT_PORTS",
+    "Direct",
     "EndpointList",
     "ListFormat",
     "Selector",
     "Settings",
+    "check_proxy",
+    "check_tls_range",
+    "check_tls_version",
     "format_of",
     "load",
     "parse_endpoint_string",
@@ -117,12 +131,25 @@ class Settings:
     Invalid values raise ``ValueError``: they come from the program, not from a file.
     ``protocol`` (``https`` or ``tls``, in any case; kept in lower case) is that of the
     endpoints that neither set their own nor give a URL, in lists whose defaults set none.
+    ``tls_min`` and ``tls_max`` (``--tls-min``/``--tls-max``; None: no bound) are read by
+    ``check_tls_version`` when given as text; ``tls_min`` may not be above ``tls_max``.
+    ``proxy`` is ``--proxy``: a ``Proxy``, ``DIRECT`` (``--proxy direct``: no proxy, not even
+    the environment's), or None when not given (``check_proxy`` reads the option's text).
+    ``all_addresses`` is ``--all-addresses``. ``environment_proxy`` and ``no_proxy`` are what
+    the environment says (``snisweep.net.proxy``): the proxy of the endpoints that no level
+    gives one, unless ``no_proxy`` bypasses their host. Nothing here reads the environment.
     """
 
     port: int = 443
     timeout: float = 5.0
     retries: int = 1
     protocol: str = "https"
+    tls_min: TLSVersion | None = None
+    tls_max: TLSVersion | None = None
+    proxy: Proxy | Direct | None = None
+    all_addresses: bool = False
+    environment_proxy: Proxy | None = None
+    no_proxy: str = ""
 
     def __post_init__(self) -> None:
         for name, value, low, high in (
@@ -144,7 +171,23 @@ class Settings:
             raise ValueError(
                 f"protocol must be one of {', '.join(PROTOCOLS)}, not {self.protocol!r}"
             ) from None
-        object.__setattr__(self, "protocol", protocol)  # frozen: the one normalisation
+        object.__setattr__(self, "protocol", protocol)  # frozen: the normalisations
+        for bound in ("tls_min", "tls_max"):
+            version = getattr(self, bound)
+            if version is not None:
+                if not isinstance(version, str):
+                    raise ValueError(f"{bound} must be a TLS version 1.0..1.3, not {version!r}")
+                object.__setattr__(self, bound, check_tls_version(version, bound))
+        check_tls_range(self.tls_min, self.tls_max)
+        for field, setting, kinds, expected in (
+            ("proxy", self.proxy, Proxy | Direct | None, "a Proxy, DIRECT or None"),
+            ("environment_proxy", self.environment_proxy, Proxy | None, "a Proxy or None"),
+            ("all_addresses", self.all_addresses, bool, "a bool"),
+            ("no_proxy", self.no_proxy, str, "a string"),
+        ):
+            if not isinstance(setting, kinds):
+                # a ValueError as for every other bad setting, whatever is wrong with it
+                raise ValueError(f"{field} must be {expected}, not {setting!r}")  # noqa: TRY004
 
 
 _DEFAULT_SETTINGS: Final = Settings()
@@ -438,12 +481,16 @@ class EndpointList:
 
     def __iter__(self) -> Iterator[Endpoint]:
         select = self._select
+        settings = self._settings
         for item in self._lists:
+            known = item.known
+            if known is not None and settings.environment_proxy is not None:
+                known = _with_environment(known, settings)
             reader = _reader(
                 item.source,
-                self._settings,
+                settings,
                 _Reading(item.source, item.read),
-                item.known,
+                known,
                 by_lines=item.by_lines,
             )
             # The bytes are those validated (or the reading stops), so the entries are too, and
@@ -453,12 +500,17 @@ class EndpointList:
             for index, entry in enumerate(reader):
                 if repeated and index in repeated:
                     continue
-                host, port, address, sni, label, tags, timeout, retries, _, path = entry
+                (
+                    host, port, address, sni, label, tags, timeout, retries, _, path,
+                    tls_min, tls_max, proxy, all_addresses,
+                ) = entry  # fmt: skip
                 if select is not None and not select(host, port, address):
                     continue
+                # by position, which is quicker: every field of Endpoint, in its order
                 yield Endpoint(
-                    host, port, address, sni, label, tags, timeout, retries, http_path=path
-                )
+                    host, port, address, sni, label, tags, timeout, retries, path,
+                    tls_min, tls_max, proxy, all_addresses,
+                )  # fmt: skip
             _check_unchanged(item, reader.problems, index + 1)
 
     def __repr__(self) -> str:
@@ -466,6 +518,14 @@ class EndpointList:
             f"EndpointList(files={self.files!r}, count={self._count}, total={self._total}, "
             f"duplicates={self._duplicates})"
         )
+
+
+def _with_environment(defaults: Defaults, settings: Defaults) -> Defaults:
+    """``defaults`` with the environment's proxy of ``settings``: the validation pass leaves it
+    out (see ``load``)."""
+    return dataclasses.replace(
+        defaults, environment_proxy=settings.environment_proxy, no_proxy=settings.no_proxy
+    )
 
 
 def _check_unchanged(item: _List, problems: list[Problem], entries: int) -> None:
@@ -508,7 +568,22 @@ def load(
     """
     if isinstance(paths, str):
         raise TypeError("load() takes a sequence of paths, not one string")
-    base = Defaults(settings.port, float(settings.timeout), settings.retries, (), settings.protocol)
+    base = Defaults(
+        settings.port,
+        float(settings.timeout),
+        settings.retries,
+        (),
+        settings.protocol,
+        settings.tls_min,
+        settings.tls_max,
+        settings.proxy,
+        settings.all_addresses,
+        settings.environment_proxy,
+        settings.no_proxy,
+    )
+    # The environment's proxy makes no problem and no key, and deciding it takes no_proxy's
+    # rules per entry: the validation pass goes without, the iteration puts it back.
+    checking = _without_environment(base)
     problems: list[Problem] = []
     lists: list[_List] = []
     seen: set[bytes] = set()
@@ -528,7 +603,7 @@ def load(
                 problems.append(source)
                 continue
             opener = _Reading(source)
-            reader = _reader(source, base, opener)
+            reader = _reader(source, checking, opener)
             # Staged apart from `seen`: should the file's defaults come after its endpoints
             # and change the port, these keys were wrong and are counted again.
             counted = _count(reader, seen, select)
@@ -542,7 +617,8 @@ def load(
                 again = reader.again()
                 if again is not None:
                     counted = _count(again, seen, select)
-                    if again.problems:  # it changed in between
+                    # it changed in between, or its late defaults make a TLS range empty
+                    if again.problems:
                         problems.extend(again.problems)
                         continue
             fresh, repeated, selected, entries = counted
@@ -559,6 +635,12 @@ def load(
     return EndpointList(
         tuple(lists), base, select, total=len(seen), count=count, duplicates=duplicates
     )
+
+
+def _without_environment(defaults: Defaults) -> Defaults:
+    if defaults.environment_proxy is None:
+        return defaults
+    return dataclasses.replace(defaults, environment_proxy=None, no_proxy="")
 
 
 def _count(

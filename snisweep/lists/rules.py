@@ -3,9 +3,9 @@
 YAML strings, lines of a text list and the ``url`` column of a CSV list are all *endpoint
 strings* (``host``, ``host:port``, ``[v6]:port`` or a URL of a TLS scheme), read by
 ``parse_endpoint_string`` and normalised by ``host_and_port``. The single values (a host name,
-an address, a port, a timeout, a tag, a protocol) are checked here too, whatever format wrote
-them: each function returns the normalised value or raises ``ValueError`` with a message for
-the user.
+an address, a port, a timeout, a tag, a protocol, a TLS version, a proxy, a yes or no) are
+checked here too, whatever format wrote them: each function returns the normalised value or
+raises ``ValueError`` with a message for the user.
 
 Every endpoint is HTTPS unless something says it is plain TLS: the probe then sends
 ``GET <http_path> HTTP/1.1`` after each handshake. What decides, most specific first
@@ -16,12 +16,23 @@ URL (``https://`` and ``wss://`` are HTTP, with the URL's path and query as the 
 ``url_target`` refuses spaces and control characters, so that it can never end the line or
 start a header, and percent-encodes what a URL cannot hold as written.
 
+The client's side of each probe is set per endpoint too: ``tls_min`` and ``tls_max``, the range
+of TLS versions it offers (``check_tls_version``; a range whose minimum is above its maximum,
+once the defaults are applied, is refused); ``proxy``, the HTTP CONNECT proxy both probes go
+through (``check_proxy``: an ``http://`` URL, or ``direct`` for none); ``all_addresses``, one
+row per address the name resolves to. For ``proxy``, most specific first: the endpoint's own,
+its file's ``defaults``, the command line's, then the environment's (``https_proxy`` and the
+like), which alone is subject to ``no_proxy`` (as in Python's ``urllib``: a proxy that is set
+explicitly is meant). ``direct`` at any level overrides every level below it. A proxy URL may
+carry credentials: no message here ever shows them (``snisweep.net.proxy.parse_proxy``).
+
 A list reader turns what it read into an ``Entry`` with ``make_entry``, the one place where the
 settings an entry does not give come from its defaults and where an IP-literal host gets no
 SNI: a plain tuple, because the validation pass needs only its key, and building an
 ``Endpoint`` costs more than reading the entry did. ``digest`` is the endpoint's identity in
-de-duplication (host, port, address, SNI); the path and the protocol are not part of it, so two
-entries that differ only in them are one endpoint (the first one listed).
+de-duplication (host, port, address, SNI); the path, the protocol, the TLS range, the proxy and
+``all_addresses`` are not part of it, so two entries that differ only in them are one endpoint
+(the first one listed).
 
 IP literals are kept in one form on every Python: ``ipaddress`` writes an IPv4-mapped IPv6
 address (``::ffff:192.0.2.1``) in hexadecimal up to 3.12 and with the IPv4 part from 3.13, and
@@ -44,9 +55,11 @@ from typing import Final
 
 import idna
 
-from snisweep.model import endpoint_digest
+from snisweep.model import Proxy, TLSVersion, endpoint_digest
+from snisweep.net.proxy import bypassed, parse_proxy
 
 __all__ = [
+    "DIRECT",
     "FROM_DEFAULTS",
     "HTTPS",
     "LABEL_MAX",
@@ -58,13 +71,18 @@ __all__ = [
     "TLS",
     "TLS_DEFAULT_PORTS",
     "Defaults",
+    "Direct",
     "Entry",
     "ProtocolDefault",
+    "check_flag",
     "check_integer",
     "check_label",
     "check_protocol",
+    "check_proxy",
     "check_seconds",
     "check_tag",
+    "check_tls_range",
+    "check_tls_version",
     "digest",
     "host_and_port",
     "host_name",
@@ -125,6 +143,15 @@ TLS: Final = "tls"
 PROTOCOLS: Final = (HTTPS, TLS)
 
 
+class Direct(Enum):
+    """The ``proxy`` written as ``direct``: no proxy, whatever a level below would give."""
+
+    DIRECT = "direct"
+
+
+DIRECT: Final = Direct.DIRECT
+
+
 @dataclass(frozen=True, slots=True)
 class Defaults:
     """The settings an entry gets for what it does not set itself: the command line's, with
@@ -135,12 +162,35 @@ class Defaults:
     retries: int
     tags: tuple[str, ...] = ()
     protocol: str = HTTPS  # HTTPS or TLS, for the entries that neither set it nor give a URL
+    tls_min: TLSVersion | None = None  # None: whatever OpenSSL still allows
+    tls_max: TLSVersion | None = None
+    # DIRECT: no proxy; None: none set here nor above, so the environment's applies
+    proxy: Proxy | Direct | None = None
+    all_addresses: bool = False
+    # The environment's proxy, for the entries whose host ``no_proxy`` does not bypass
+    environment_proxy: Proxy | None = None
+    no_proxy: str = ""
 
 
 # One endpoint as a reader yields it, in the order of ``Endpoint``'s fields, with the line it
 # starts on in its list: (host, port, address, sni, label, tags, timeout, retries, line,
-# http_path). Made by ``make_entry`` only.
-Entry = tuple[str, int, str | None, str | None, str, tuple[str, ...], float, int, int, str | None]
+# http_path, tls_min, tls_max, proxy, all_addresses). Made by ``make_entry`` only.
+Entry = tuple[
+    str,
+    int,
+    str | None,
+    str | None,
+    str,
+    tuple[str, ...],
+    float,
+    int,
+    int,
+    str | None,
+    TLSVersion | None,
+    TLSVersion | None,
+    Proxy | None,
+    bool,
+]
 
 
 class ProtocolDefault(Enum):
@@ -166,6 +216,10 @@ def make_entry(  # noqa: PLR0917 - keyword-only parameters cost a dict lookup ea
     timeout: float | None = None,
     retries: int | None = None,
     path: str | ProtocolDefault | None = FROM_DEFAULTS,
+    tls_min: TLSVersion | None = None,
+    tls_max: TLSVersion | None = None,
+    proxy: Proxy | Direct | None = None,
+    all_addresses: bool | None = None,
 ) -> Entry:
     """The entry of an endpoint listed at ``line``: what it sets itself (None, or no tags, when
     it sets nothing), and ``defaults`` for the rest. The parameters are in the order of an
@@ -176,10 +230,31 @@ def make_entry(  # noqa: PLR0917 - keyword-only parameters cost a dict lookup ea
     is its own SNI. The entry's tags are the defaults' tags, then its own, each once. ``path``
     is the request target of the HTTP check, None for a plain TLS endpoint (what its own
     ``protocol`` or its URL says, see ``http_path``), or ``FROM_DEFAULTS`` when they say
-    nothing: then the defaults' protocol decides, with the path ``/``.
+    nothing: then the defaults' protocol decides, with the path ``/``. ``proxy`` is the
+    entry's own, else the defaults', else the environment's unless ``no_proxy`` bypasses the
+    host; ``DIRECT`` at any of them is None in the entry.
+
+    Raises ``ValueError`` when the entry's TLS range, with the defaults, is empty (its
+    ``tls_min`` above its ``tls_max``): the one problem that only the entry and its defaults
+    together make.
     """
     if path is FROM_DEFAULTS:
         path = "/" if defaults.protocol == HTTPS else None
+    if tls_min is None:
+        tls_min = defaults.tls_min
+    if tls_max is None:
+        tls_max = defaults.tls_max
+    if tls_min is not None and tls_max is not None and tls_min > tls_max:
+        raise ValueError(_inverted(tls_min, tls_max))
+    if proxy is None:
+        proxy = defaults.proxy
+        # no_proxy is the environment's exception to the environment's proxy, nothing more
+        if (
+            proxy is None
+            and defaults.environment_proxy is not None
+            and not (defaults.no_proxy and bypassed(host, defaults.no_proxy))
+        ):
+            proxy = defaults.environment_proxy
     return (
         host,
         defaults.port if port is None else port,
@@ -191,7 +266,15 @@ def make_entry(  # noqa: PLR0917 - keyword-only parameters cost a dict lookup ea
         defaults.retries if retries is None else retries,
         line,
         path,
+        tls_min,
+        tls_max,
+        None if proxy is DIRECT else proxy,
+        defaults.all_addresses if all_addresses is None else all_addresses,
     )
+
+
+def _inverted(tls_min: TLSVersion, tls_max: TLSVersion) -> str:
+    return f"tls_min {tls_min.value} is above tls_max {tls_max.value}"
 
 
 @functools.lru_cache(maxsize=256)
@@ -789,6 +872,49 @@ def check_protocol(text: str) -> str:
     if protocol == TLS:
         return TLS
     raise ValueError(f"protocol: expected https or tls, found {show(text)}")
+
+
+# "1.2", "TLSv1.2", "tls1.2", in any case, as openssl, curl and Java write the versions.
+_TLS_VERSION: Final = re.compile(r"(?:tlsv?)?(1\.[0-3])", re.IGNORECASE)
+
+
+def check_tls_version(text: str, key: str = "TLS version") -> TLSVersion:
+    """A ``tls_min`` or ``tls_max`` value, ``1.0`` to ``1.3``, also written ``TLSv1.2`` or
+    ``tls1.2`` in any case; raises ``ValueError`` for anything else, naming ``key``."""
+    match = _TLS_VERSION.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"{key}: expected 1.0, 1.1, 1.2 or 1.3, found {show(text)}")
+    return TLSVersion(match.group(1))
+
+
+def check_tls_range(tls_min: TLSVersion | None, tls_max: TLSVersion | None) -> None:
+    """Raise ``ValueError`` when ``tls_min`` is above ``tls_max`` (None is no bound)."""
+    if tls_min is not None and tls_max is not None and tls_min > tls_max:
+        raise ValueError(_inverted(tls_min, tls_max))
+
+
+def check_proxy(text: str) -> Proxy | Direct:
+    """A ``proxy`` value: ``direct`` in any case (no proxy), or an ``http://`` URL read by
+    ``snisweep.net.proxy.parse_proxy``; raises ``ValueError`` with a message that never holds
+    the URL's credentials."""
+    word = text.strip()
+    if word.lower() == DIRECT.value:
+        return DIRECT
+    if "@" not in word and ":" not in word:  # no URL, and nothing in it to hide
+        raise ValueError(f"proxy: expected direct or an http://host:port URL, found {show(word)}")
+    return parse_proxy(word)
+
+
+_FLAGS: Final = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def check_flag(text: str, key: str) -> bool:
+    """A yes-or-no value written as text (a CSV cell): ``true``, ``yes``, ``1``, ``false``,
+    ``no``, ``0``, in any case; raises ``ValueError`` for anything else, naming ``key``."""
+    flag = _FLAGS.get(text.strip().lower())
+    if flag is None:
+        raise ValueError(f"{key}: expected true or false (or yes, no, 1, 0), found {show(text)}")
+    return flag
 
 
 def check_label(label: str, key: str = "label") -> str:

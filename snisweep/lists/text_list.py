@@ -14,7 +14,9 @@ A line ends at LF, CR LF or a lone CR. Each line is stripped of the white space 
 blank lines and comments are skipped. A comment starts with a ``#`` at the start of the line or
 after white space (so a URL's ``/#/fragment`` is not one). What is left is an endpoint string,
 read by the same rules as a string in a YAML list (``snisweep.lists.rules.host_and_port``);
-every other setting comes from the command line. So does the protocol, but for a URL:
+every other setting comes from the command line (the TLS range, ``all_addresses`` and the
+proxy too: the command line's, else the environment's unless ``no_proxy`` bypasses the host).
+So does the protocol, but for a URL:
 ``https://`` and ``wss://`` URLs get the HTTP check with their path and query, the other
 schemes (``ldaps://``, ...) none (``snisweep.lists.rules.http_path``). UTF-8, with or without a
 byte order mark.

@@ -5,13 +5,23 @@ I/O: reads the file it is handed (through the opener it is given), nothing else.
 The format is described in the user contract, section "Endpoint lists (YAML)", and shown with
 every key in ``configs/example.yaml``::
 
-    defaults: {port: 443, timeout: 5, retries: 1, tags: [nightly], protocol: https}  # optional
+    defaults:                                 # optional; every key may also be set per
+      port: 443                               #   endpoint
+      timeout: 5
+      retries: 1
+      tags: [nightly]
+      protocol: https                         # https or tls
+      tls_min: 1.2                            # 1.0, 1.1, 1.2, 1.3 (also "TLSv1.2", "tls1.2")
+      tls_max: 1.3
+      proxy: http://proxy.example.net:3128    # HTTP CONNECT proxy, or direct for none
+      all_addresses: false                    # true: one row per address of the name
     endpoints:
       - api.example.com                       # host, default port
       - api.example.com:8443                  # host:port; [2001:db8::10]:443 for IPv6
       - https://hr.example.net:9443/ws/soap   # URL of a TLS scheme: host, port (and path)
       - host: billing.example.org             # mapping: host, port, address, sni, label,
-        port: 8443                            #          tags, timeout, retries, protocol
+        port: 8443                            #   tags, timeout, retries, protocol, tls_min,
+        proxy: direct                         #   tls_max, proxy, all_addresses
 
 A bare list at the top level is read as ``endpoints``. Each setting of an endpoint comes from,
 in order of precedence: the endpoint's own key, the ``defaults`` of the file it is listed in
@@ -19,7 +29,15 @@ in order of precedence: the endpoint's own key, the ``defaults`` of the file it 
 gets the union of the defaults' tags and its own, the defaults' first, without repeats. For
 ``protocol`` a string entry's URL scheme comes before the defaults (an ``https://`` URL with a
 path keeps it under ``defaults: {protocol: tls}``); a mapping's ``host`` is never a URL, so a
-mapping's path is always ``/`` (``snisweep.lists.rules.http_path``).
+mapping's path is always ``/`` (``snisweep.lists.rules.http_path``). For ``proxy`` the
+environment's (``https_proxy``, unless ``no_proxy`` bypasses the host) comes after the command
+line, and ``direct`` at any level means no proxy, whatever the levels below say. A range with
+``tls_min`` above ``tls_max`` is a problem: in ``defaults`` (with the command line's) at the
+key, in an endpoint (with the defaults) at the endpoint. Endpoints that differ only in these
+settings (or in ``label``, ``tags``, ``timeout``, ``retries``, ``protocol``) are one endpoint,
+as first listed: only host, port, address and sni tell endpoints apart.
+
+A proxy URL may hold a password: no message shows it (``snisweep.net.proxy.parse_proxy``).
 
 Scalars are typed as YAML 1.1 types them (PyYAML, libyaml), but a port, a timeout or a retry
 count that YAML 1.1 reads unlike the people who write lists is refused, saying what YAML made
@@ -37,6 +55,7 @@ was found to mean, and is checked once.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -62,12 +81,16 @@ from snisweep.lists.rules import (
     PROTOCOLS,
     RETRIES_RANGE,
     Defaults,
+    Direct,
     Entry,
     check_integer,
     check_label,
     check_protocol,
+    check_proxy,
     check_seconds,
     check_tag,
+    check_tls_range,
+    check_tls_version,
     host_name,
     http_path,
     make_entry,
@@ -94,6 +117,7 @@ from snisweep.lists.yaml_nodes import (
     resolve_plain,
     short_tag,
 )
+from snisweep.model import Proxy, TLSVersion
 
 try:
     from yaml import CSafeLoader as _YamlLoader
@@ -112,9 +136,23 @@ _ENDPOINT_KEYS: Final = (
     "timeout",
     "retries",
     "protocol",
+    "tls_min",
+    "tls_max",
+    "proxy",
+    "all_addresses",
 )
 _ENDPOINT_KEY_SET: Final = frozenset(_ENDPOINT_KEYS)
-_DEFAULTS_KEYS: Final = ("port", "timeout", "retries", "tags", "protocol")
+_DEFAULTS_KEYS: Final = (
+    "port",
+    "timeout",
+    "retries",
+    "tags",
+    "protocol",
+    "tls_min",
+    "tls_max",
+    "proxy",
+    "all_addresses",
+)
 _TOP_KEYS: Final = ("defaults", "endpoints")
 _EXPECTED_TOP: Final = "a mapping with an 'endpoints' list (and optional 'defaults'), or a list"
 _TAG_PREFIX: Final = "tag:yaml.org,2002:"
@@ -167,9 +205,15 @@ class YamlReader:
 
     def again(self) -> YamlReader | None:
         """After a whole pass: a reader for one more, with the defaults this one found, when
-        the entries it yielded had the wrong port (``defaults`` came after ``endpoints`` and
-        changed it, so their keys were wrong); else None."""
-        if not self.defaults_came_late or self.defaults.port == self.base.port:
+        ``defaults`` came after ``endpoints`` and changed what the entries it yielded were
+        checked with: their port (so their keys were wrong), or their TLS range (an entry's
+        own ``tls_min`` may be above the defaults' ``tls_max``); else None."""
+        found, base = self.defaults, self.base
+        if not self.defaults_came_late or (
+            found.port == base.port
+            and found.tls_min == base.tls_min
+            and found.tls_max == base.tls_max
+        ):
             return None
         return YamlReader(
             self.name, self._open, self.base, self.defaults, by_lines=self.read_by_lines
@@ -362,26 +406,46 @@ class YamlReader:
             self._problem(node.line, f"defaults: expected a mapping, found {describe(node)}")
             return
         before = len(self.problems)
-        port, timeout, retries = self.base.port, self.base.timeout, self.base.retries
-        protocol = self.base.protocol
-        tags: tuple[str, ...] = ()
+        base = self.base
+        # The value each key sets, None for those it does not set (or sets wrong: reported).
+        found: dict[str, Any] = {}
+        range_line = 0  # the line of the last TLS bound set
         for key, (key_line, value) in node.fields.items():
-            if key == "port":
-                port = self._integer(value, key, *PORT_RANGE) or port
-            elif key == "timeout":
-                timeout = self._seconds(value) or timeout
-            elif key == "retries":
-                found = self._integer(value, key, *RETRIES_RANGE)
-                retries = retries if found is None else found
-            elif key == "tags":
-                tags = self._tags(value) or tags
-            elif key == "protocol":
-                protocol = self._protocol(value) or protocol
-            else:
+            check = _DEFAULTS_CHECKS.get(key)
+            if check is None:
                 where = "in defaults (it is set per endpoint)" if key in _ENDPOINT_KEYS else ""
                 self._problem(key_line, _unknown_key(key, _DEFAULTS_KEYS, where or "in defaults"))
-        if len(self.problems) == before:
-            self.defaults = Defaults(port, timeout, retries, tags, protocol)
+                continue
+            found[key] = check(self, value)
+            if key in ("tls_min", "tls_max"):
+                range_line = key_line
+        if len(self.problems) > before:
+            return
+        tls_min = found.get("tls_min") or base.tls_min
+        tls_max = found.get("tls_max") or base.tls_max
+        if range_line:
+            try:
+                check_tls_range(tls_min, tls_max)
+            except ValueError as exc:
+                # Here, once, rather than at every endpoint that would inherit it.
+                other = "tls_max" if "tls_max" not in found else "tls_min"
+                given = "" if other in found else f" (the command line's {other})"
+                self._problem(range_line, f"{exc}{given}")
+                return
+        proxy = found.get("proxy")
+        all_addresses = found.get("all_addresses")
+        self.defaults = dataclasses.replace(
+            base,
+            port=found.get("port") or base.port,
+            timeout=found.get("timeout") or base.timeout,
+            retries=base.retries if found.get("retries") is None else found["retries"],
+            tags=found.get("tags") or (),
+            protocol=found.get("protocol") or base.protocol,
+            tls_min=tls_min,
+            tls_max=tls_max,
+            proxy=base.proxy if proxy is None else proxy,
+            all_addresses=base.all_addresses if all_addresses is None else all_addresses,
+        )
 
     def _endpoint(self, node: Node, defaults: Defaults) -> Entry | None:
         if isinstance(node, Map):
@@ -441,21 +505,29 @@ class YamlReader:
             return None
         name, is_ip = host
         protocol = checked.get("protocol")
-        # by position, in the order of an Entry: keyword arguments cost more than the call
-        return make_entry(
-            defaults,
-            node.line,
-            name,
-            is_ip,
-            checked.get("port"),
-            checked.get("address"),
-            checked.get("sni"),
-            checked.get("label") or "",
-            checked.get("tags") or (),
-            checked.get("timeout"),
-            checked.get("retries"),
-            FROM_DEFAULTS if protocol is None else http_path(protocol),
-        )
+        try:
+            # by position, in the order of an Entry: keyword arguments cost more than the call
+            return make_entry(
+                defaults,
+                node.line,
+                name,
+                is_ip,
+                checked.get("port"),
+                checked.get("address"),
+                checked.get("sni"),
+                checked.get("label") or "",
+                checked.get("tags") or (),
+                checked.get("timeout"),
+                checked.get("retries"),
+                FROM_DEFAULTS if protocol is None else http_path(protocol),
+                checked.get("tls_min"),
+                checked.get("tls_max"),
+                checked.get("proxy"),
+                checked.get("all_addresses"),
+            )
+        except ValueError as exc:  # its TLS range, with the defaults', is empty
+            self._problem(node.line, str(exc))
+            return None
 
     # -- the values of keys; each returns None when wrong (and reports it)
 
@@ -594,6 +666,56 @@ class YamlReader:
         except ValueError as exc:
             self._problem(node.line, str(exc))
             return None
+
+    def _tls_min(self, node: Node) -> TLSVersion | None:
+        return self._tls_version(node, "tls_min")
+
+    def _tls_max(self, node: Node) -> TLSVersion | None:
+        return self._tls_version(node, "tls_max")
+
+    def _tls_version(self, node: Node, key: str) -> TLSVersion | None:
+        if isinstance(node, Invalid):
+            return None
+        if not (isinstance(node, Scalar) and isinstance(node.value, str | float)):
+            self._problem(
+                node.line, f"{key}: expected 1.0, 1.1, 1.2 or 1.3, found {describe(node)}"
+            )
+            return None
+        try:
+            if isinstance(node.value, str):
+                return check_tls_version(node.value, key)
+            # 1.2 is a number for YAML: its text is the version (1.20 is none)
+            return check_tls_version(node.text, key)
+        except ValueError as exc:
+            message = str(exc)
+            if not isinstance(node.value, str):
+                message = f"{key}: expected 1.0, 1.1, 1.2 or 1.3, found {describe(node)}"
+            self._problem(node.line, message)
+            return None
+
+    def _proxy(self, node: Node) -> Proxy | Direct | None:
+        if isinstance(node, Invalid):
+            return None
+        if not (isinstance(node, Scalar) and isinstance(node.value, str)):
+            # (not a string: describe() quotes strings, and a proxy URL may hold a password)
+            self._problem(
+                node.line,
+                f"proxy: expected direct or an http://host:port URL, found {describe(node)}",
+            )
+            return None
+        try:
+            return check_proxy(node.value)
+        except ValueError as exc:
+            self._problem(node.line, str(exc))
+            return None
+
+    def _all_addresses(self, node: Node) -> bool | None:
+        if isinstance(node, Invalid):
+            return None
+        if isinstance(node, Scalar) and isinstance(node.value, bool):
+            return node.value
+        self._problem(node.line, f"all_addresses: expected true or false, found {describe(node)}")
+        return None
 
     def _text(self, node: Node, key: str) -> str | None:
         scalar = self._value(node, key, (str, int, float), "a string")
@@ -818,6 +940,14 @@ _FIELD_CHECKS: Final[dict[str, Callable[[YamlReader, Node], object]]] = {
     "timeout": YamlReader._seconds,
     "retries": YamlReader._retries,
     "protocol": YamlReader._protocol,
+    "tls_min": YamlReader._tls_min,
+    "tls_max": YamlReader._tls_max,
+    "proxy": YamlReader._proxy,
+    "all_addresses": YamlReader._all_addresses,
+}
+# What each key of ``defaults`` means, checked as in an endpoint.
+_DEFAULTS_CHECKS: Final[dict[str, Callable[[YamlReader, Node], object]]] = {
+    key: _FIELD_CHECKS[key] for key in _DEFAULTS_KEYS
 }
 
 

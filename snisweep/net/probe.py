@@ -139,7 +139,12 @@ class TLSProber:
             host, port = target.destination, endpoint.port
         loop = asyncio.get_running_loop()
         handshake = _Handshake(
-            self._context(endpoint), server_name, request, loop.create_future(), tunnel, self._chain
+            self._context(endpoint),
+            server_name,
+            request,
+            loop.create_future(),
+            tunnel=tunnel,
+            chain=self._chain,
         )
         transport: asyncio.BaseTransport | None = None
         with anyio.move_on_after(timeout):
@@ -198,6 +203,7 @@ class _Handshake(asyncio.Protocol):
         server_name: str | None,
         request: bytes | None,
         settled: asyncio.Future[Observation],
+        *,
         tunnel: _Connect | None = None,
         chain: bool = False,
     ) -> None:

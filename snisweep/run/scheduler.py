@@ -218,9 +218,11 @@ class Scanner:
         try:
             route = await self._route(endpoint)
             if isinstance(route, Failure):
-                return (
-                    self._record(endpoint, None, Probed(route, 0), None, 0, started, scanned_at),
+                failed = Probed(route, 0)
+                record = self._record(
+                    endpoint, None, failed, None, attempts=0, started=started, scanned_at=scanned_at
                 )
+                return (record,)
             proxy_address, addresses = route
             if endpoint.all_addresses and len(addresses) > 1:
                 return await self._each_address(endpoint, proxy_address, addresses)
@@ -280,7 +282,13 @@ class Scanner:
                 with_sni = Probed(observation, with_sni.attempts)
             try:
                 return self._record(
-                    endpoint, address, with_sni, without_sni, attempts, started, scanned_at
+                    endpoint,
+                    address,
+                    with_sni,
+                    without_sni,
+                    attempts=attempts,
+                    started=started,
+                    scanned_at=scanned_at,
                 )
             except Exception as exc:  # a bug for this endpoint: its row says so, at its address
                 return self._internal(endpoint, exc, started, scanned_at, address)
@@ -292,6 +300,7 @@ class Scanner:
         address: str | None,
         with_sni: Probed,
         without_sni: Probed | None,
+        *,
         attempts: int,
         started: float,
         scanned_at: datetime,

@@ -29,9 +29,9 @@ from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectSendStream
 
 from snisweep.core.record import Record
+from snisweep.core.trust import TrustChecker, TrustStore
 from snisweep.errors import ConfigError, ListChangedError, OutputError, SnisweepError
 from snisweep.model import Endpoint
-from snisweep.core.trust import TrustChecker, TrustStore
 from snisweep.net.probe import TLSProber
 from snisweep.net.resolve import SystemResolver
 from snisweep.report.writers import RecordSink, ReportWriter, Tally, drain
@@ -122,7 +122,7 @@ def scan_in_workers(
 
     started = workers.start(count, work)
     try:
-        outcome = run_async(collect, started, writer, job.progress)
+        outcome = run_async(collect, started, writer, job.progress, limits.per_host)
     except BaseException:
         workers.abandon(started)
         workers.reap(started)
@@ -185,13 +185,21 @@ def run_worker(job: Job, sink: RecordSink, warn: Callable[[str], None]) -> int:
 
 
 async def collect(
-    started: Sequence[workers.Worker], writer: ReportWriter, progress: ProgressView | None
+    started: Sequence[workers.Worker],
+    writer: ReportWriter,
+    progress: ProgressView | None,
+    per_host: int,
 ) -> Outcome:
     """The parent of workers: write the records they send; pass every signal on to them."""
+    held_back = HeldBack(per_host)  # the workers' waits, added up
 
     async def read(worker: workers.Worker, send: MemoryObjectSendStream[Record]) -> None:
         async with send:
             async for batch in workers.receive(worker):
+                if isinstance(batch, HeldBack):
+                    held_back.connections += batch.connections
+                    held_back.seconds += batch.seconds
+                    continue
                 for record in batch:
                     await send.send(record)
 
@@ -200,7 +208,10 @@ async def collect(
             for worker in started:
                 group.start_soon(read, worker, send.clone())
 
-    return await rows_to_sink(produce, lambda: workers.stop(started), writer, progress, buffer=1024)
+    outcome = await rows_to_sink(
+        produce, lambda: workers.stop(started), writer, progress, buffer=1024
+    )
+    return replace(outcome, held_back=held_back)
 
 
 async def scan_to_report(
@@ -219,6 +230,8 @@ async def scan_to_report(
         trust=checker,
     )
     scan_scope = anyio.CancelScope()
+    if isinstance(sink, workers.ChannelWriter):  # a worker tells its parent what it waited
+        sink.held_back = scanner.held_back
 
     def produce(group: TaskGroup, send: MemoryObjectSendStream[Record]) -> None:
         async def run_scanner() -> None:

@@ -41,6 +41,7 @@ import anyio.abc
 
 from snisweep.core.record import Record
 from snisweep.errors import OutputError, SnisweepError, os_error_text
+from snisweep.run.scheduler import HeldBack
 
 _FRAME = struct.Struct("!I")  # the length of the pickled batch that follows
 _CRASHED = 70  # EX_SOFTWARE: a worker whose code raised
@@ -226,13 +227,18 @@ class ChannelWriter:
     def __init__(self, channel: socket.socket) -> None:
         self._channel = channel
         self._stream: anyio.abc.SocketStream | None = None
+        # The scan's per-address waits, sent last, for the parent's summary (set by the scan).
+        self.held_back: HeldBack | None = None
 
     async def open(self) -> None:
         self._stream = await anyio.abc.UNIXSocketStream.from_socket(self._channel)
 
     async def write(self, records: Sequence[Record]) -> None:
+        await self._send(list(records))
+
+    async def _send(self, batch: list[Record] | HeldBack) -> None:
         assert self._stream is not None, "open() first"
-        payload = pickle.dumps(list(records), protocol=pickle.HIGHEST_PROTOCOL)
+        payload = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
         # Shielded like a report write: a batch that was begun is sent whole.
         with anyio.CancelScope(shield=True):
             try:
@@ -241,15 +247,19 @@ class ChannelWriter:
                 raise OutputError("the parent process stopped reading") from exc
 
     async def close(self) -> None:
+        if self._stream is not None and self.held_back is not None:
+            with contextlib.suppress(OutputError):
+                await self._send(self.held_back)
         stream, self._stream = self._stream, None
         if stream is not None:
             with anyio.CancelScope(shield=True), contextlib.suppress(OSError):
                 await stream.aclose()
 
 
-async def receive(worker: Worker) -> AsyncIterator[list[Record]]:
-    """The batches a worker sends, until it closes its end. A batch cut short (a worker that
-    died while sending) is dropped: the report only ever gets whole rows."""
+async def receive(worker: Worker) -> AsyncIterator[list[Record] | HeldBack]:
+    """The batches a worker sends, until it closes its end, and last what the per-address limit
+    cost it. A batch cut short (a worker that died while sending) is dropped: the report only
+    ever gets whole rows."""
     stream = await anyio.abc.UNIXSocketStream.from_socket(worker.channel.dup())
     buffer = bytearray()
     async with stream:
@@ -264,6 +274,6 @@ async def receive(worker: Worker) -> AsyncIterator[list[Record]]:
                 end = _FRAME.size + size
                 if len(buffer) < end:
                     break
-                records: list[Record] = pickle.loads(buffer[_FRAME.size : end])  # noqa: S301 - our own child
+                batch: list[Record] | HeldBack = pickle.loads(buffer[_FRAME.size : end])  # noqa: S301 - our own child
                 del buffer[:end]
-                yield records
+                yield batch
