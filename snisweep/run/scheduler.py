@@ -64,7 +64,7 @@ _NEXT_ADDRESS = frozenset(
 @dataclass(frozen=True, slots=True)
 class Limits:
     concurrency: int = 100  # endpoints in flight
-    per_host: int = 4  # simultaneous connections to one address
+    per_host: int = 100  # simultaneous connections to one address (see the README)
 
 
 @dataclass
