@@ -473,3 +473,73 @@ def test_a_report_that_fails_under_workers_exits_3(lab: Lab, tmp_path: Path) -> 
     assert result.returncode == 3, result.stderr
     assert "cannot write /dev/full" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- the network path's options ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "said"),
+    [
+        (("--proxy", "http://alice:s3cret@proxy.corp:99999"), {}, "--proxy: proxy URL"),
+        (("--proxy", "socks5://alice:s3cret@p:1080"), {}, "SOCKS"),
+        ((), {"HTTPS_PROXY": "ftp://alice:s3cret@p"}, "environment variable HTTPS_PROXY"),
+        (("--tls-min", "1.4"), {}, "--tls-min: expected 1.0, 1.1, 1.2 or 1.3"),
+        (("--tls-min", "1.3", "--tls-max", "1.2"), {}, "1.3 is above"),
+        (("--ca-file", "/nonexistent/ca.pem"), {}, "--ca-file /nonexistent/ca.pem"),
+    ],
+)
+def test_bad_network_options_exit_2_without_secrets(
+    lab_yaml: Path, tmp_path: Path, args: tuple[str, ...], env: dict[str, str], said: str
+) -> None:
+    report = tmp_path / "report.csv"
+    result = subprocess.run(
+        [sys.executable, "-m", "snisweep", "scan", str(lab_yaml), "-o", str(report), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **env},
+    )
+    assert result.returncode == 2, result.stderr
+    assert said in result.stderr
+    assert "s3cret" not in result.stderr + result.stdout
+    assert "alice" not in result.stderr + result.stdout
+    assert not report.exists()
+
+
+def test_help_shows_no_credentials() -> None:
+    result = snisweep("scan", "--help")
+    assert result.returncode == 0
+    assert "--proxy URL" in result.stdout
+    assert "@" not in result.stdout  # no user:password@host example, not even a made-up one
+
+
+def test_the_summary_names_the_per_host_limit_when_it_held_the_scan_back(
+    lab: Lab, tmp_path: Path
+) -> None:
+    # Every lab endpoint is on 127.0.0.1: with --per-host 1 their probes queue for it.
+    path = tmp_path / "lab.yaml"
+    path.write_text(lab.config_yaml(timeout=1.0, retries=0), encoding="utf-8")
+    held = snisweep("scan", str(path), "-o", str(tmp_path / "a.csv"), "--per-host", "1")
+    free = snisweep("scan", str(path), "-o", str(tmp_path / "b.csv"), "--per-host", "200")
+    assert held.returncode == free.returncode == 0
+    assert "the per-address limit (--per-host 1) held the scan back" in held.stderr
+    assert "per-address limit" not in free.stderr
+
+
+def test_the_trust_check_uses_the_ca_file(lab: Lab, lab_yaml: Path, tmp_path: Path) -> None:
+    ca = tmp_path / "lab-ca.pem"
+    ca.write_bytes(lab.ca.cert_pem.bytes())
+    trusted, untrusted, off = tmp_path / "t.csv", tmp_path / "u.csv", tmp_path / "o.csv"
+    snisweep("scan", str(lab_yaml), "-o", str(trusted), "--ca-file", str(ca))
+    snisweep("scan", str(lab_yaml), "-o", str(untrusted))
+    snisweep("scan", str(lab_yaml), "-o", str(off), "--no-trust")
+    same = {row["host"]: row for row in read_csv(trusted) if row["reason"] == "same-certificate"}
+    row = same["same.lab.test"]
+    assert (row["sni_cert_trusted"], row["sni_trust_error"]) == ("true", "")
+    assert same["expired.lab.test"]["sni_cert_trusted"] == "false"
+    assert "expired" in same["expired.lab.test"]["sni_trust_error"]
+    by_host = {row["host"]: row for row in read_csv(untrusted)}
+    assert by_host["same.lab.test"]["sni_cert_trusted"] == "false"  # the system store
+    assert {row["sni_cert_trusted"] for row in read_csv(off)} == {""}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import anyio
 import pytest
@@ -12,7 +12,7 @@ import pytest
 from snisweep.core.record import Record
 from snisweep.lab import Lab
 from snisweep.lists.load import load
-from snisweep.model import Reason, Verdict, WarningCode
+from snisweep.model import Endpoint, Reason, Verdict, WarningCode
 from snisweep.net.probe import TLSProber
 from snisweep.net.resolve import SystemResolver
 from snisweep.run.scheduler import Limits, Scanner
@@ -123,3 +123,53 @@ async def test_system_resolver_gives_localhost_its_addresses() -> None:
     addresses = await SystemResolver()("localhost")
     assert isinstance(addresses, tuple)
     assert set(addresses) <= {"127.0.0.1", "::1"}
+
+
+def dual_stack(*addresses: str) -> Callable[..., list[AddrInfo]]:
+    """A system resolver that answers every name with ``addresses``, in that order."""
+
+    def getaddrinfo(host: str, port: object, *args: object, **kwargs: object) -> list[AddrInfo]:
+        return [
+            (
+                socket.AF_INET6 if ":" in a else socket.AF_INET,
+                socket.SOCK_STREAM,
+                socket.IPPROTO_TCP,
+                "",
+                (a, 0),
+            )
+            for a in addresses
+        ]
+
+    return getaddrinfo
+
+
+AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple[str, int]]
+
+
+async def test_a_name_whose_first_address_refuses_is_scanned_at_the_next(lab: Lab) -> None:
+    # The issue's case: the name gives ::1 (nothing listens there) and then 127.0.0.1 (the
+    # lab): clients connect over the address that works, and so does the scan.
+    scenario = lab.scenario("strict-alert")
+    resolver = SystemResolver(getaddrinfo=dual_stack("::1", "127.0.0.1"))
+    endpoint = Endpoint(host=scenario.host, port=scenario.port, sni=scenario.host, timeout=2.0)
+    record = await Scanner(TLSProber(), resolver).scan_endpoint(endpoint)
+    assert (record.verdict, record.reason, record.address) == (
+        Verdict.REQUIRED,
+        Reason.NOSNI_ALERT_UNRECOGNIZED_NAME,
+        "127.0.0.1",
+    )
+    assert record.attempts >= 3  # the refused connection at ::1 counts
+
+
+async def test_all_addresses_gives_every_address_its_row(lab: Lab) -> None:
+    scenario = lab.scenario("same-certificate")
+    resolver = SystemResolver(getaddrinfo=dual_stack("::1", "127.0.0.1"))
+    endpoint = Endpoint(
+        host=scenario.host, port=scenario.port, sni=scenario.host, timeout=2.0, all_addresses=True
+    )
+    records = await Scanner(TLSProber(), resolver).scan(endpoint)
+    assert [(r.address, r.verdict) for r in records] == [
+        ("::1", Verdict.ERROR),
+        ("127.0.0.1", Verdict.OPTIONAL),
+    ]
+    assert records[0].reason in {Reason.CONNECT_REFUSED, Reason.CONNECT_FAILED}
