@@ -10,7 +10,12 @@ section, the figures, their baseline, the ratio, the target and PASS or MISS:
 - throughput: endpoints/s on a mixed fleet, with the HTTP check and with ``--no-http``, against
   ``openssl s_client`` pairs in a shell loop;
 - latency: N endpoints behind a delaying relay at concurrency C against ceil(N/C) latencies;
-- biglist: time to the first probe and peak RSS for a 100,000-endpoint list.
+- biglist: time to the first probe and peak RSS for a 100,000-endpoint list;
+- dns: N names behind a delaying local name server against the same scan pinned + ceil(N/C)
+  delays (needs root, unshare and dnslib; skipped otherwise);
+- names: many names on one address behind the relay, the defaults against --per-host 200;
+- proxy: the mixed fleet through tinyproxy against direct, and the trust check against
+  ``--no-trust``.
 
 Then a summary table, and the same as Markdown with the machine, ready for the README.
 Figures are printed, never asserted: benchmarks are not tests. Everything started (servers,
@@ -34,18 +39,23 @@ import servers
 import sweep
 from biglist import measure_biglist
 from cpu import measure_cpu
+from dns import measure_dns, measure_names
 from latency import measure_latency
+from proxy import measure_proxy
 from summary import Figure, machine, markdown, text_table
 from throughput import measure_throughput
 
 import snisweep
 
-SECTIONS = ("cpu", "throughput", "latency", "biglist")
+SECTIONS = ("cpu", "throughput", "latency", "biglist", "dns", "names", "proxy")
 TITLES = {
     "cpu": "CPU per endpoint",
     "throughput": "Throughput",
     "latency": "Latency hiding",
     "biglist": "Big lists",
+    "dns": "DNS",
+    "names": "Many names on one address",
+    "proxy": "Proxy and trust check",
 }
 
 # Each knob's value for a full run and for --quick; the command line overrides either.
@@ -59,6 +69,12 @@ _SIZES: dict[str, tuple[float, float]] = {
     "latency_concurrency": (100, 50),
     "delay_ms": (500, 250),
     "biglist_endpoints": (100_000, 20_000),
+    "dns_endpoints": (2000, 600),
+    "dns_concurrency": (200, 200),
+    "dns_delay_ms": (200, 200),
+    "names_endpoints": (520, 260),
+    "names_delay_ms": (50, 50),
+    "proxy_endpoints": (3000, 900),
 }
 
 
@@ -105,6 +121,12 @@ def _parser() -> argparse.ArgumentParser:
     knob("latency_concurrency", "latency: C, the scan's --concurrency")
     knob("delay_ms", "latency: the relay's delay per chunk in each direction, ms", float)
     knob("biglist_endpoints", "biglist: endpoints in the YAML list")
+    knob("dns_endpoints", "dns: N, distinct names behind the name server")
+    knob("dns_concurrency", "dns: C, the scan's --concurrency (--per-host is twice that)")
+    knob("dns_delay_ms", "dns: the name server's delay per query, ms", float)
+    knob("names_endpoints", "names: distinct names on one address")
+    knob("names_delay_ms", "names: the relay's delay per chunk in each direction, ms", float)
+    knob("proxy_endpoints", "proxy: endpoints in the mixed fleet")
     return parser
 
 
@@ -200,6 +222,22 @@ def _run(args: argparse.Namespace) -> tuple[list[Figure], list[tuple[str, str]]]
                 delay_ms=_size(args, "delay_ms"),
             ),
             "biglist": lambda: measure_biglist(workdir, caps, endpoints=size("biglist_endpoints")),
+            "dns": lambda: measure_dns(
+                fleet,
+                workdir,
+                caps,
+                endpoints=size("dns_endpoints"),
+                concurrency=size("dns_concurrency"),
+                delay_ms=_size(args, "dns_delay_ms"),
+            ),
+            "names": lambda: measure_names(
+                fleet,
+                workdir,
+                caps,
+                endpoints=size("names_endpoints"),
+                delay_ms=_size(args, "names_delay_ms"),
+            ),
+            "proxy": lambda: measure_proxy(fleet, workdir, caps, endpoints=size("proxy_endpoints")),
         }
         for name in args.sections:
             print(f"\n== {TITLES[name]} ==", flush=True)
