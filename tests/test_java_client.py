@@ -42,6 +42,7 @@ import trustme
 
 from snisweep.core.pitfalls import java_accepts_name, java_sends_sni
 from snisweep.core.record import Record
+from snisweep.core.trust import TrustChecker, TrustStore
 from snisweep.lab import Lab, Scenario
 from snisweep.lists.load import load
 from snisweep.lists.rules import normalise_host
@@ -336,13 +337,15 @@ def name_entry(name: str, port: int, address: str) -> str:
     )
 
 
-async def scan(config_yaml: str) -> list[Record]:
-    """The scanner as tests/test_lab_scan.py runs it: config, Scanner, TLSProber, in-process."""
+async def scan(config_yaml: str, trust: TrustStore) -> list[Record]:
+    """The scanner as tests/test_lab_scan.py runs it: config, Scanner, TLSProber, in-process,
+    trusting what the Java client trusts (the lab's CA)."""
     endpoints = load(["-"], stdin=io.StringIO(config_yaml))
     send, receive = anyio.create_memory_object_stream[Record](100)
     records: list[Record] = []
+    scanner = Scanner(TLSProber(chain=True), limits=Limits(), trust=TrustChecker(trust))
     async with anyio.create_task_group() as group:
-        group.start_soon(Scanner(TLSProber(), limits=Limits()).run, endpoints, send)
+        group.start_soon(scanner.run, endpoints, send)
         async with receive:
             async for record in receive:
                 records.append(record)
@@ -432,7 +435,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
             for name in NAME_CASES:
                 if name != "127.0.0.1":
                     config += name_entry(name, same.port, lab.host)
-            records = anyio.run(scan, config)
+            records = anyio.run(scan, config, lab.trust_store())
             rows = {r.label: r for r in records if r.label}
             checks: list[Check] = []
             for scenario in lab.scenarios:
@@ -655,3 +658,30 @@ def test_snisweep_java_sni_rule_matches_the_jdk(session: Session) -> None:
                 f" {session.names_off[name]}"
             )
     assert not found, "\n".join(found)
+
+
+# Warnings under which Java with SNI on fails before, or whatever, its trust decision: a
+# warning alert, an old protocol; and a name Java sends no SNI for (it meets another server).
+JAVA_FAILS_BEFORE_TRUST = frozenset({"sni-warning-alert", "legacy-tls", JAVA_SENDS_NO_SNI})
+
+
+def test_java_trusts_exactly_the_chains_snisweep_calls_trusted(session: Session) -> None:
+    # Java trusts the lab's CA only, and so did the scan: sni_cert_trusted must say whether
+    # Java with SNI on gets through its trust manager and host name check.
+    found = []
+    compared = 0
+    for scenario in session.scenarios:
+        row = session.rows.get(scenario.name)
+        if row is None or row.sni_cert_trusted is None:
+            continue
+        if JAVA_FAILS_BEFORE_TRUST.intersection(warnings_of(row) or ()):
+            continue
+        compared += 1
+        java = session.on[scenario.name]
+        if java.handshake_done != row.sni_cert_trusted:
+            found.append(
+                f"{scenario.name}: snisweep says sni_cert_trusted={row.sni_cert_trusted}"
+                f" ({row.sni_trust_error}), but Java with SNI on: {java}"
+            )
+    assert compared >= 10
+    assert not found, "\n".join(found) + "\n\n" + session.context()
