@@ -30,9 +30,9 @@ from snisweep.errors import (
     UsageError,
 )
 from snisweep.lists.load import RETRIES_RANGE, TIMEOUT_MAX, ListFormat, Settings, load
-from snisweep.lists.rules import check_proxy, check_tls_range, check_tls_version
+from snisweep.lists.proxies import check_proxy, proxy_from_environment
+from snisweep.lists.rules import check_tls_range, check_tls_version
 from snisweep.model import TLSVersion, Verdict
-from snisweep.net.proxy import proxy_from_environment
 from snisweep.report.writers import Format, ReportWriter, format_for, refuse_overwriting
 from snisweep.run.scheduler import Limits
 from snisweep.run.session import (

@@ -56,6 +56,7 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO, Final
 
 from snisweep.errors import Problem, cannot_read
+from snisweep.lists.proxies import check_proxy
 from snisweep.lists.rules import (
     FROM_DEFAULTS,
     PORT_RANGE,
@@ -68,7 +69,6 @@ from snisweep.lists.rules import (
     check_integer,
     check_label,
     check_protocol,
-    check_proxy,
     check_seconds,
     check_tag,
     check_tls_version,

@@ -44,6 +44,7 @@ each one checks the whole list.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import io
 import os
@@ -56,6 +57,7 @@ from typing import TYPE_CHECKING, BinaryIO, Final, Protocol, TextIO
 
 from snisweep.errors import ConfigError, ListChangedError, Problem, cannot_read
 from snisweep.lists.csv_list import CsvReader
+from snisweep.lists.proxies import bypassed, check_proxy
 from snisweep.lists.rules import (
     DIRECT,
     LABEL_MAX,
@@ -68,7 +70,6 @@ from snisweep.lists.rules import (
     Direct,
     Entry,
     check_protocol,
-    check_proxy,
     check_tls_range,
     check_tls_version,
     digest,
@@ -136,7 +137,7 @@ class Settings:
     ``proxy`` is ``--proxy``: a ``Proxy``, ``DIRECT`` (``--proxy direct``: no proxy, not even
     the environment's), or None when not given (``check_proxy`` reads the option's text).
     ``all_addresses`` is ``--all-addresses``. ``environment_proxy`` and ``no_proxy`` are what
-    the environment says (``snisweep.net.proxy``): the proxy of the endpoints that no level
+    the environment says (``snisweep.lists.proxies``): the proxy of the endpoints that no level
     gives one, unless ``no_proxy`` bypasses their host. Nothing here reads the environment.
     """
 
@@ -524,7 +525,7 @@ def _with_environment(defaults: Defaults, settings: Defaults) -> Defaults:
     """``defaults`` with the environment's proxy of ``settings``: the validation pass leaves it
     out (see ``load``)."""
     return dataclasses.replace(
-        defaults, environment_proxy=settings.environment_proxy, no_proxy=settings.no_proxy
+        defaults, environment_proxy=settings.environment_proxy, bypassed=settings.bypassed
     )
 
 
@@ -579,7 +580,7 @@ def load(
         settings.proxy,
         settings.all_addresses,
         settings.environment_proxy,
-        settings.no_proxy,
+        functools.partial(bypassed, no_proxy=settings.no_proxy) if settings.no_proxy else None,
     )
     # The environment's proxy makes no problem and no key, and deciding it takes no_proxy's
     # rules per entry: the validation pass goes without, the iteration puts it back.
@@ -640,7 +641,7 @@ def load(
 def _without_environment(defaults: Defaults) -> Defaults:
     if defaults.environment_proxy is None:
         return defaults
-    return dataclasses.replace(defaults, environment_proxy=None, no_proxy="")
+    return dataclasses.replace(defaults, environment_proxy=None, bypassed=None)
 
 
 def _count(

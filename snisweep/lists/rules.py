@@ -3,9 +3,11 @@
 YAML strings, lines of a text list and the ``url`` column of a CSV list are all *endpoint
 strings* (``host``, ``host:port``, ``[v6]:port`` or a URL of a TLS scheme), read by
 ``parse_endpoint_string`` and normalised by ``host_and_port``. The single values (a host name,
-an address, a port, a timeout, a tag, a protocol, a TLS version, a proxy, a yes or no) are
-checked here too, whatever format wrote them: each function returns the normalised value or
-raises ``ValueError`` with a message for the user.
+an address, a port, a timeout, a tag, a protocol, a TLS version, a yes or no) are checked here
+too, whatever format wrote them: each function returns the normalised value or raises
+``ValueError`` with a message for the user. Host names have their rules here and nowhere else:
+a proxy URL's host is read with ``normalise_host`` too (``snisweep.lists.proxies``, which
+imports this module; this one never imports that one).
 
 Every endpoint is HTTPS unless something says it is plain TLS: the probe then sends
 ``GET <http_path> HTTP/1.1`` after each handshake. What decides, most specific first
@@ -19,12 +21,13 @@ start a header, and percent-encodes what a URL cannot hold as written.
 The client's side of each probe is set per endpoint too: ``tls_min`` and ``tls_max``, the range
 of TLS versions it offers (``check_tls_version``; a range whose minimum is above its maximum,
 once the defaults are applied, is refused); ``proxy``, the HTTP CONNECT proxy both probes go
-through (``check_proxy``: an ``http://`` URL, or ``direct`` for none); ``all_addresses``, one
-row per address the name resolves to. For ``proxy``, most specific first: the endpoint's own,
-its file's ``defaults``, the command line's, then the environment's (``https_proxy`` and the
-like), which alone is subject to ``no_proxy`` (as in Python's ``urllib``: a proxy that is set
-explicitly is meant). ``direct`` at any level overrides every level below it. A proxy URL may
-carry credentials: no message here ever shows them (``snisweep.net.proxy.parse_proxy``).
+through (an ``http://`` URL, or ``direct`` for none: ``snisweep.lists.proxies.check_proxy``,
+whose module also holds the environment's proxy and the rules of ``no_proxy``);
+``all_addresses``, one row per address the name resolves to. For ``proxy``, most specific
+first: the endpoint's own, its file's ``defaults``, the command line's, then the environment's
+(``https_proxy`` and the like), which alone is subject to ``no_proxy`` (as in Python's
+``urllib``: a proxy that is set explicitly is meant). ``direct`` at any level overrides every
+level below it.
 
 A list reader turns what it read into an ``Entry`` with ``make_entry``, the one place where the
 settings an entry does not give come from its defaults and where an IP-literal host gets no
@@ -48,7 +51,7 @@ import itertools
 import re
 import unicodedata
 import urllib.parse
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from typing import Final
@@ -56,7 +59,6 @@ from typing import Final
 import idna
 
 from snisweep.model import Proxy, TLSVersion, endpoint_digest
-from snisweep.net.proxy import bypassed, parse_proxy
 
 __all__ = [
     "DIRECT",
@@ -74,11 +76,11 @@ __all__ = [
     "Direct",
     "Entry",
     "ProtocolDefault",
+    "a_labels",
     "check_flag",
     "check_integer",
     "check_label",
     "check_protocol",
-    "check_proxy",
     "check_seconds",
     "check_tag",
     "check_tls_range",
@@ -167,9 +169,11 @@ class Defaults:
     # DIRECT: no proxy; None: none set here nor above, so the environment's applies
     proxy: Proxy | Direct | None = None
     all_addresses: bool = False
-    # The environment's proxy, for the entries whose host ``no_proxy`` does not bypass
+    # The environment's proxy, for the entries whose host ``bypassed`` does not send around it
     environment_proxy: Proxy | None = None
-    no_proxy: str = ""
+    # ``no_proxy``'s rule (``snisweep.lists.proxies.bypassed``), None when it bypasses nothing:
+    # given as a function because that module reads host names with this one's rules
+    bypassed: Callable[[str], bool] | None = None
 
 
 # One endpoint as a reader yields it, in the order of ``Endpoint``'s fields, with the line it
@@ -231,8 +235,8 @@ def make_entry(  # noqa: PLR0917 - keyword-only parameters cost a dict lookup ea
     is the request target of the HTTP check, None for a plain TLS endpoint (what its own
     ``protocol`` or its URL says, see ``http_path``), or ``FROM_DEFAULTS`` when they say
     nothing: then the defaults' protocol decides, with the path ``/``. ``proxy`` is the
-    entry's own, else the defaults', else the environment's unless ``no_proxy`` bypasses the
-    host; ``DIRECT`` at any of them is None in the entry.
+    entry's own, else the defaults', else the environment's unless ``defaults.bypassed`` says
+    ``no_proxy`` sends the host around it; ``DIRECT`` at any of them is None in the entry.
 
     Raises ``ValueError`` when the entry's TLS range, with the defaults, is empty (its
     ``tls_min`` above its ``tls_max``): the one problem that only the entry and its defaults
@@ -252,7 +256,7 @@ def make_entry(  # noqa: PLR0917 - keyword-only parameters cost a dict lookup ea
         if (
             proxy is None
             and defaults.environment_proxy is not None
-            and not (defaults.no_proxy and bypassed(host, defaults.no_proxy))
+            and not (defaults.bypassed is not None and defaults.bypassed(host))
         ):
             proxy = defaults.environment_proxy
     return (
@@ -736,17 +740,24 @@ def ip_text(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
     return f"{head}::{tail}{scope}"
 
 
-def _to_a_labels(name: str, text: str, what: str) -> str:
+def a_labels(name: str) -> str:
+    """``name`` with each label that is not ASCII in its IDNA A-label form, the others as they
+    are, and a trailing dot (once UTS 46 has mapped it) dropped; ``ValueError`` with the idna
+    package's message for a label IDNA refuses. Nothing else of a host name is checked here."""
     # Label by label, so that a name can mix Unicode labels and labels with underscores
     # (which IDNA itself refuses).
+    mapped = idna.uts46_remap(name, std3_rules=False, transitional=False)
+    if mapped.endswith("."):  # an ideographic full stop at the end, mapped to '.'
+        mapped = mapped[:-1]
+    return ".".join(
+        label if label.isascii() else idna.encode(label, uts46=True).decode("ascii")
+        for label in mapped.split(".")
+    )
+
+
+def _to_a_labels(name: str, text: str, what: str) -> str:
     try:
-        mapped = idna.uts46_remap(name, std3_rules=False, transitional=False)
-        if mapped.endswith("."):  # an ideographic full stop at the end, mapped to '.'
-            mapped = mapped[:-1]
-        return ".".join(
-            label if label.isascii() else idna.encode(label, uts46=True).decode("ascii")
-            for label in mapped.split(".")
-        )
+        return a_labels(name)
     except (idna.IDNAError, UnicodeError) as exc:
         raise ValueError(f"invalid {what} {show(text)}: {exc}") from None
 
@@ -891,18 +902,6 @@ def check_tls_range(tls_min: TLSVersion | None, tls_max: TLSVersion | None) -> N
     """Raise ``ValueError`` when ``tls_min`` is above ``tls_max`` (None is no bound)."""
     if tls_min is not None and tls_max is not None and tls_min > tls_max:
         raise ValueError(_inverted(tls_min, tls_max))
-
-
-def check_proxy(text: str) -> Proxy | Direct:
-    """A ``proxy`` value: ``direct`` in any case (no proxy), or an ``http://`` URL read by
-    ``snisweep.net.proxy.parse_proxy``; raises ``ValueError`` with a message that never holds
-    the URL's credentials."""
-    word = text.strip()
-    if word.lower() == DIRECT.value:
-        return DIRECT
-    if "@" not in word and ":" not in word:  # no URL, and nothing in it to hide
-        raise ValueError(f"proxy: expected direct or an http://host:port URL, found {show(word)}")
-    return parse_proxy(word)
 
 
 _FLAGS: Final = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}

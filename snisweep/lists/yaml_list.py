@@ -37,7 +37,7 @@ key, in an endpoint (with the defaults) at the endpoint. Endpoints that differ o
 settings (or in ``label``, ``tags``, ``timeout``, ``retries``, ``protocol``) are one endpoint,
 as first listed: only host, port, address and sni tell endpoints apart.
 
-A proxy URL may hold a password: no message shows it (``snisweep.net.proxy.parse_proxy``).
+A proxy URL may hold a password: no message shows it (``snisweep.lists.proxies.parse_proxy``).
 
 Scalars are typed as YAML 1.1 types them (PyYAML, libyaml), but a port, a timeout or a retry
 count that YAML 1.1 reads unlike the people who write lists is refused, saying what YAML made
@@ -75,6 +75,7 @@ from yaml.events import (
 )
 
 from snisweep.errors import ListChangedError, Problem, cannot_read
+from snisweep.lists.proxies import check_proxy
 from snisweep.lists.rules import (
     FROM_DEFAULTS,
     PORT_RANGE,
@@ -86,7 +87,6 @@ from snisweep.lists.rules import (
     check_integer,
     check_label,
     check_protocol,
-    check_proxy,
     check_seconds,
     check_tag,
     check_tls_range,

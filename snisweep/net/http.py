@@ -29,7 +29,7 @@ from typing import Final
 
 from snisweep.model import HttpAnswer, HttpOutcome
 
-__all__ = ["MAX_ANSWER", "StatusReader", "request"]
+__all__ = ["MAX_ANSWER", "StatusReader", "may_become_status", "request"]
 
 #: Bytes read at most before the status line must have been seen (1xx answers and their headers
 #: included): a status line is short, and a server that sends megabytes is not answering.
@@ -91,7 +91,7 @@ class StatusReader:
                 searched = 0
             newline = self._buffer.find(b"\n", searched)
             if newline < 0:
-                if not _may_become_status(self._buffer):
+                if not may_become_status(self._buffer):
                     return HttpAnswer(HttpOutcome.NOT_HTTP)
                 return None
             match = _STATUS_LINE.fullmatch(self._buffer[:newline])
@@ -124,8 +124,10 @@ def _blank_line(buffer: bytearray, start: int) -> int:
 _TEMPLATE: Final = b"HTTP/9.9 999"
 
 
-def _may_become_status(data: bytearray) -> bool:
-    """Whether ``data``, which holds no line end yet, may still grow into a status line."""
+def may_become_status(data: bytes | bytearray) -> bool:
+    """Whether ``data`` starts as a status line does, as far as it goes (its first 12 bytes,
+    ``HTTP/d.d ddd``): whether bytes that hold no line end yet may still grow into a status
+    line. The reader of a proxy's answer to CONNECT (``snisweep.net.proxy``) asks it too."""
     for got, want in zip(data[: len(_TEMPLATE)], _TEMPLATE, strict=False):
         if want == 0x39:  # "9"
             if not 0x30 <= got <= 0x39:
