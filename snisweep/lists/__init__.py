@@ -8,4 +8,5 @@ every problem reported as ``FILE:LINE``. I/O: reads files and standard input.
 ``yaml_list``   YAML lists from libyaml's events; ``yaml_lines`` the fast line reader of the
                 plain subset; ``yaml_nodes`` the small tree both build
 ``text_list``   one endpoint string a line; ``csv_list`` a header and one row each
+``proxies``     proxy URLs, the environment's proxy and ``NO_PROXY``
 """
