@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import anyio
 import pytest
@@ -187,3 +190,25 @@ async def test_the_threads_are_bounded_even_when_lookups_hang(hanging: Answers) 
     assert len(results) == 3
     assert hanging.most_at_once == 3
     resolver.close()
+
+
+def test_a_lookup_that_never_ends_does_not_keep_the_process_alive(tmp_path: Path) -> None:
+    # The system resolver hangs for good (a lookup nobody answers): the scan reports it at the
+    # DNS timeout, and the process must still exit, whatever the thread stuck in it.
+    script = tmp_path / "hang.py"
+    script.write_text(
+        "import asyncio, threading\n"
+        "from snisweep.net.resolve import SystemResolver\n"
+        "def never(host, port, **kwargs):\n"
+        "    threading.Event().wait()\n"
+        "async def main():\n"
+        "    resolver = SystemResolver(timeout=0.1, getaddrinfo=never)\n"
+        "    print(await resolver('stuck.example'))\n"
+        "    resolver.close()\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "dns-failure: no answer for stuck.example within 0.1 s"

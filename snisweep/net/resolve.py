@@ -20,9 +20,11 @@ machine. The pool is asyncio's (``loop.run_in_executor``): the real prober runs 
 from __future__ import annotations
 
 import asyncio
+import queue
 import socket
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any, Protocol
 
 import anyio
@@ -61,7 +63,7 @@ class SystemResolver:
         self.timeout = timeout
         self._threads = max(1, threads)
         self._getaddrinfo = getaddrinfo
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: _DaemonPool | None = None
 
     async def __call__(self, host: str) -> Addresses | Failure:
         loop = asyncio.get_running_loop()
@@ -94,13 +96,70 @@ class SystemResolver:
     def close(self) -> None:
         """Let the threads go once their lookups are done; queued lookups never run."""
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.close()
             self._pool = None
 
-    def _executor(self) -> ThreadPoolExecutor:
+    def _executor(self) -> _DaemonPool:
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="snisweep-dns")
+            self._pool = _DaemonPool(self._threads)
         return self._pool
+
+
+_Job = tuple["Future[Any]", Callable[[], Any]]
+
+
+class _DaemonPool:
+    """At most ``most`` daemon threads that run the jobs submitted, started as needed.
+
+    Not ``concurrent.futures.ThreadPoolExecutor``: Python joins its threads at exit, so one
+    lookup that the system resolver never answers (a dead DNS server: glibc gives up after
+    ``timeout`` x ``attempts`` per server) kept a finished scan from exiting; measured, 8.2 s
+    instead of 0.25 s for a lookup that hangs 8 s. A daemon thread stuck in ``getaddrinfo``
+    does not hold the process back.
+    """
+
+    def __init__(self, most: int) -> None:
+        self._most = most
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._started = 0
+        self._idle = 0
+        self._closed = False
+
+    def submit(self, call: Callable[[], Any]) -> Future[Any]:
+        future: Future[Any] = Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the lookup pool is closed")
+            self._jobs.put((future, call))
+            if self._idle == 0 and self._started < self._most:
+                # May raise RuntimeError (no thread can be started); the job then waits for a
+                # thread already running, if any.
+                threading.Thread(target=self._work, name="snisweep-dns", daemon=True).start()
+                self._started += 1
+            elif self._idle:
+                self._idle -= 1  # a thread waiting for a job gets this one
+        return future
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            for _ in range(self._started):
+                self._jobs.put(None)  # each thread ends when it takes one
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            future, call = job
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(call())
+                except BaseException as exc:  # handed to whoever waits for the lookup
+                    future.set_exception(exc)
+            with self._lock:
+                self._idle += 1
 
 
 def _set_result(future: asyncio.Future[None]) -> None:
