@@ -40,6 +40,7 @@ APPENDED_COLUMNS = (
     "sni_cert_trusted",
     "sni_trust_error",
     "proxy",
+    "advice",
 )
 
 

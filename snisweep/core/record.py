@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from snisweep.core import pitfalls
+from snisweep.core.advice import advise
 from snisweep.core.certs import days_left, printable
 from snisweep.model import (
     Classification,
@@ -62,6 +63,7 @@ COLUMNS: tuple[str, ...] = (
     "sni_cert_trusted",
     "sni_trust_error",
     "proxy",
+    "advice",
 )
 
 Cell = str | int | bool | tuple[str, ...] | None  # what a column holds
@@ -106,6 +108,7 @@ class Record:
     sni_cert_trusted: bool | None = None  # None: no chain with SNI, or no trust check
     sni_trust_error: str | None = None
     proxy: str | None = None  # host:port of the HTTP CONNECT proxy, never its credentials
+    advice: str = ""  # one sentence: what to do (``snisweep.core.advice``)
 
     def cells(self) -> tuple[Cell, ...]:
         """The values in ``COLUMNS`` order."""
@@ -135,6 +138,9 @@ def build(
     sni_cert = sni_hs.certificate if sni_hs else None
     nosni_hs = without_sni if isinstance(without_sni, Handshake) else None
     nosni_cert = nosni_hs.certificate if nosni_hs else None
+    warnings = pitfalls.find(
+        endpoint, with_sni, without_sni, scanned_at, sni_covers=classification.sni_covers
+    )
     return Record(
         host=endpoint.host,
         port=endpoint.port,
@@ -169,12 +175,11 @@ def build(
         shard=shard,
         sni_http_status=_status(sni_hs),
         nosni_http_status=_status(nosni_hs),
-        warnings=pitfalls.find(
-            endpoint, with_sni, without_sni, scanned_at, sni_covers=classification.sni_covers
-        ),
+        warnings=warnings,
         sni_cert_trusted=trust.trusted if trust is not None else None,
         sni_trust_error=trust.error if trust is not None else None,
         proxy=endpoint.proxy.display if endpoint.proxy is not None else None,
+        advice=advise(classification.verdict, classification.reason, warnings),
     )
 
 
