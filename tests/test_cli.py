@@ -543,3 +543,56 @@ def test_the_trust_check_uses_the_ca_file(lab: Lab, lab_yaml: Path, tmp_path: Pa
     by_host = {row["host"]: row for row in read_csv(untrusted)}
     assert by_host["same.lab.test"]["sni_cert_trusted"] == "false"  # the system store
     assert {row["sni_cert_trusted"] for row in read_csv(off)} == {""}
+
+
+def test_an_empty_scan_is_exit_2_unless_allowed(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("endpoints: []\n", encoding="utf-8")
+    report = tmp_path / "r.csv"
+    refused = snisweep("scan", str(empty), "-o", str(report))
+    assert refused.returncode == 2
+    assert "no endpoint at all" in refused.stderr
+    assert "--allow-empty" in refused.stderr
+    assert not report.exists()
+    allowed = snisweep("scan", str(empty), "-o", str(report), "--allow-empty")
+    assert allowed.returncode == 0, allowed.stderr
+    assert report.read_text(encoding="utf-8").splitlines() == [",".join(COLUMNS)]
+
+
+def test_fail_on_names_the_endpoints_that_fired_it(
+    lab: Lab, lab_yaml: Path, tmp_path: Path
+) -> None:
+    result = snisweep(
+        "scan", str(lab_yaml), "-o", str(tmp_path / "r.csv"), "--fail-on", "error",
+        "--expiring-within", "30",
+    )  # fmt: skip
+    assert result.returncode == 1
+    errors = [s for s in lab.scenarios if s.verdict.value == "error"]
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("snisweep: --fail-on")]
+    assert line.startswith(f"snisweep: --fail-on error: {len(errors)} endpoint(s): ")
+    assert line.count("(error/") == min(len(errors), 5)
+    if len(errors) > 5:
+        assert line.endswith(f"; and {len(errors) - 5} more")
+    assert "snisweep: cert-expiring: 0 endpoint(s)" in result.stderr
+
+
+def test_diff_of_two_scans_names_what_became_required(lab_yaml: Path, tmp_path: Path) -> None:
+    before, after = tmp_path / "before.csv", tmp_path / "after.jsonl"
+    assert snisweep("scan", str(lab_yaml), "-o", str(before), "--no-http").returncode == 0
+    assert snisweep("scan", str(lab_yaml), "-o", str(after)).returncode == 0
+    result = snisweep("diff", str(before), str(after), "--fail-on", "required")
+    assert result.returncode == 1, result.stderr
+    changed = [line.split()[1] for line in result.stdout.splitlines()[1:]]
+    # Without the HTTP check, the endpoints refused at the HTTP level were optional.
+    assert sorted(host.partition(":")[0] for host in changed) == [
+        "misdirected.lab.test",
+        "vhost-check.lab.test",
+    ]
+    assert "2 verdict(s) changed" in result.stderr
+    markdown = tmp_path / "changes.md"
+    again = snisweep("diff", str(before), str(after), "-o", str(markdown), "--quiet")
+    assert again.returncode == 0
+    assert markdown.read_text(encoding="utf-8").startswith("| change | endpoint |")
+    same = snisweep("diff", str(after), str(after), "--fail-on", "required")
+    assert same.returncode == 0
+    assert same.stdout == ""

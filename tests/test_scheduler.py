@@ -721,3 +721,18 @@ async def test_the_time_held_back_by_the_per_address_limit_is_counted() -> None:
     await run(scanner, endpoints)
     assert anyio.current_time() == 4.0
     assert (scanner.held_back.connections, scanner.held_back.seconds) == (6, 12.0)
+
+
+async def test_the_rate_spaces_new_connections_across_the_scan() -> None:
+    # --rate 4: at most 4 new connections a second, whatever the concurrency and per-host
+    # limits allow: 3 endpoints (6 probes) start at 0, 0.25, 0.5, ... s.
+    prober = ScriptedProber(GOOD, delay=0.1)
+    endpoints = [named(f"r{i}.t") for i in range(3)]
+    await run(Scanner(prober, fake_resolve, Limits(concurrency=10, rate=4.0)), endpoints)
+    assert sorted(prober.started()) == [0.0, 0.25, 0.5, 0.75, 1.0, 1.25]
+
+
+async def test_without_a_rate_connections_start_at_once() -> None:
+    prober = ScriptedProber(GOOD, delay=0.1)
+    await run(Scanner(prober, fake_resolve, Limits(concurrency=10)), [named("a.t"), named("b.t")])
+    assert prober.started() == [0.0] * 4

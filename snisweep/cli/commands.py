@@ -1,4 +1,4 @@
-"""The commands: ``snisweep scan | validate | merge | demo | lab``. Does terminal I/O.
+"""The commands: ``snisweep scan | validate | merge | diff | demo | lab``. Does terminal I/O.
 
 This package (this module, the parser and the commands, and ``terminal``, what the terminal
 shows) is the only one that prints, and the only one that turns ``SnisweepError`` into exit
@@ -13,6 +13,7 @@ import contextlib
 import io
 import math
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -26,8 +27,10 @@ from snisweep.core.record import Record
 from snisweep.core.trust import TrustStore
 from snisweep.errors import (
     ConfigError,
+    OutputError,
     SnisweepError,
     UsageError,
+    os_error_text,
 )
 from snisweep.lists.load import RETRIES_RANGE, TIMEOUT_MAX, ListFormat, Settings, load
 from snisweep.lists.proxies import check_proxy, proxy_from_environment
@@ -38,6 +41,7 @@ from snisweep.run.scheduler import Limits
 from snisweep.run.session import (
     ENDPOINTS_PER_WORKER,
     Job,
+    Outcome,
     list_changed,
     run_async,
     scan_in_workers,
@@ -71,7 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         for problem in exc.problems:
             err(str(problem))
-        consequence = "nothing was written" if args.command == "merge" else "nothing was scanned"
+        consequence = (
+            "nothing was scanned" if args.command in ("scan", "validate") else "nothing was written"
+        )
         err(f"snisweep: {len(exc.problems)} problem(s) found; {consequence}")
         return exc.exit_code
     except SnisweepError as exc:
@@ -111,7 +117,27 @@ def _parser() -> argparse.ArgumentParser:
         type=_verdicts,
         default=frozenset(),
         metavar="VERDICT,...",
-        help="exit 1 when any endpoint gets one of these verdicts",
+        help="exit 1 when any endpoint gets one of these verdicts (required, mismatched, "
+        "optional, error); the summary names the first endpoints that did",
+    )
+    scan.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="scan lists that hold no endpoint at all (exit 0) instead of exit 2",
+    )
+    scan.add_argument(
+        "--expiring-within",
+        type=_whole_number(0, 3650),
+        metavar="DAYS",
+        help="warn cert-expiring for certificates (with SNI) that expire within DAYS days, "
+        "and count them in the summary",
+    )
+    scan.add_argument(
+        "--rate",
+        type=_rate,
+        metavar="N",
+        help="at most N new connections per second for the whole scan, all workers together, "
+        "on top of --per-host (default: no cap)",
     )
     scan.add_argument(
         "--workers",
@@ -171,6 +197,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     merge.add_argument("--quiet", action="store_true", help="no summary on standard error")
     merge.set_defaults(command="merge", run=_run_merge)
+
+    diff = commands.add_parser(
+        "diff",
+        help="what changed between two reports: verdicts, new and removed endpoints, certificates",
+    )
+    diff.add_argument("old", metavar="OLD", help="the earlier report (CSV or JSONL)")
+    diff.add_argument("new", metavar="NEW", help="the later report (CSV or JSONL)")
+    diff.add_argument(
+        "-o", "--output", default="-", metavar="PATH", help="where the changes go, or - (default)"
+    )
+    diff.add_argument(
+        "--format",
+        choices=("table", "csv", "jsonl", "markdown"),
+        help="table (default on a terminal), csv, jsonl or markdown (default: from the "
+        "extension of -o: .csv, .jsonl, .ndjson, .md)",
+    )
+    diff.add_argument(
+        "--fail-on",
+        type=_verdicts,
+        default=frozenset(),
+        metavar="VERDICT,...",
+        help="exit 1 when an endpoint became one of these verdicts (changed to it, or is new "
+        "with it)",
+    )
+    diff.add_argument("--quiet", action="store_true", help="no summary on standard error")
+    diff.set_defaults(command="diff", run=_run_diff)
 
     lab = commands.add_parser(
         "lab", help="run the embedded lab servers in the foreground and print a YAML to scan them"
@@ -337,6 +389,16 @@ def _whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number of connections above 0: {text!r}")
+    return value
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -401,9 +463,14 @@ def _run_scan(args: argparse.Namespace) -> int:
         stdin_format=args.stdin_format,
         select=shard.holds if shard is not None else None,
     )
+    if endpoints.total == 0 and not args.allow_empty:
+        raise UsageError(
+            "the lists hold no endpoint at all (an empty export?); nothing was scanned "
+            "(--allow-empty scans them anyway, and exits 0)"
+        )
     refuse_overwriting(args.output, endpoints.files, "the endpoint lists")
     writer = ReportWriter(args.output, format_for(args.output, args.format))
-    limits = Limits(concurrency=args.concurrency, per_host=args.per_host)
+    limits = Limits(concurrency=args.concurrency, per_host=args.per_host, rate=args.rate)
     show_progress = not (args.quiet or args.no_progress) and sys.stderr.isatty()
     progress = ProgressBar(endpoints.count) if show_progress else None
     job = Job(
@@ -414,6 +481,8 @@ def _run_scan(args: argparse.Namespace) -> int:
         http=not args.no_http,
         dns_timeout=args.dns_timeout,
         trust=trust,
+        expiring_within=args.expiring_within,
+        fail_on=args.fail_on,
     )
     processes = min(worker_count(args.workers, endpoints.count), limits.concurrency)
     try:
@@ -425,12 +494,30 @@ def _run_scan(args: argparse.Namespace) -> int:
         raise list_changed(exc) from exc
     if not args.quiet:
         err(summary(outcome, writer.name))
+        _say_what_was_watched(outcome, args)
     if outcome.interrupted:
         err("snisweep: interrupted; the report holds every row completed so far")
         return EXIT_INTERRUPTED
     if any(outcome.tally.verdicts[verdict] for verdict in args.fail_on):
         return EXIT_FAIL_ON
     return EXIT_OK
+
+
+def _say_what_was_watched(outcome: Outcome, args: argparse.Namespace) -> None:
+    """The lines under the summary: the endpoints that fired --fail-on, the expiring ones."""
+    watch = outcome.watch
+    if watch is None:
+        return
+    if watch.fired_count:
+        verdicts = ", ".join(sorted(args.fail_on))
+        more = watch.fired_count - len(watch.fired)
+        listed = "; ".join(watch.fired) + (f"; and {more} more" if more else "")
+        err(f"snisweep: --fail-on {verdicts}: {watch.fired_count} endpoint(s): {listed}")
+    if args.expiring_within is not None:
+        err(
+            f"snisweep: cert-expiring: {watch.expiring} endpoint(s) with a certificate that "
+            f"expires within {args.expiring_within} days"
+        )
 
 
 def _label(shard: Shard | None) -> str | None:
@@ -449,6 +536,31 @@ def _run_merge(args: argparse.Namespace) -> int:
     if not args.quiet:
         err(f"snisweep merge: {summary}")
     return EXIT_OK
+
+
+def _run_diff(args: argparse.Namespace) -> int:
+    with interrupts_held():
+        from snisweep.report import diff  # noqa: PLC0415 - only diff compares reports
+
+    fmt = diff.output_format(args.output, diff.DiffFormat(args.format) if args.format else None)
+    if args.output != "-":
+        refuse_overwriting(args.output, [args.old, args.new], "the reports to compare")
+    changes = diff.diff(args.old, args.new)
+    if args.output == "-":
+        columns = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+        diff.render(changes, fmt, sys.stdout, columns=columns)
+        sys.stdout.flush()
+    else:
+        try:
+            with open(
+                args.output, "w", newline="", encoding="utf-8", errors="backslashreplace"
+            ) as out:
+                diff.render(changes, fmt, out, columns=None)
+        except OSError as exc:
+            raise OutputError(f"{args.output}: {os_error_text(exc)}") from None
+    if not args.quiet:
+        err(f"snisweep diff: {changes.summary()}")
+    return diff.exit_code(changes, args.fail_on)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -131,15 +131,22 @@ def build(
     scanned_at: datetime,
     shard: str | None = None,
     trust: Trust | None = None,
+    expiring_within: int | None = None,
 ) -> Record:
     """The row for an endpoint. ``with_sni`` is None when no probe could be made (DNS).
-    ``trust`` is the trust check of the chain sent with SNI, when one was made."""
+    ``trust`` is the trust check of the chain sent with SNI, when one was made;
+    ``expiring_within`` the days of ``--expiring-within`` (the ``cert-expiring`` warning)."""
     sni_hs = with_sni if isinstance(with_sni, Handshake) else None
     sni_cert = sni_hs.certificate if sni_hs else None
     nosni_hs = without_sni if isinstance(without_sni, Handshake) else None
     nosni_cert = nosni_hs.certificate if nosni_hs else None
     warnings = pitfalls.find(
-        endpoint, with_sni, without_sni, scanned_at, sni_covers=classification.sni_covers
+        endpoint,
+        with_sni,
+        without_sni,
+        scanned_at,
+        sni_covers=classification.sni_covers,
+        expiring_within=expiring_within,
     )
     return Record(
         host=endpoint.host,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+import math
 import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable
@@ -65,6 +66,7 @@ _NEXT_ADDRESS = frozenset(
 class Limits:
     concurrency: int = 100  # endpoints in flight
     per_host: int = 100  # simultaneous connections to one address (see the README)
+    rate: float | None = None  # new connections per second, at most (--rate); None: no cap
 
 
 @dataclass
@@ -143,8 +145,11 @@ class Scanner:
         shard: str | None = None,
         http: bool = True,
         trust: TrustChecker | None = None,
+        expiring_within: int | None = None,
     ) -> None:
         self._prober = prober
+        self._expiring_within = expiring_within
+        self._pace = _Pace(limits.rate) if limits.rate is not None else None
         self._own_resolver = resolver is None
         if resolver is None:  # one thread per lookup the scan can have in flight
             resolver = SystemResolver(threads=max(4, min(limits.concurrency, _MAX_DNS_THREADS)))
@@ -323,6 +328,7 @@ class Scanner:
             scanned_at=scanned_at,
             shard=self._shard,
             trust=trust,
+            expiring_within=self._expiring_within,
         )
 
     def _internal(
@@ -447,11 +453,29 @@ class Scanner:
         self, target: Target, server_name: str | None, request: bytes | None
     ) -> Observation:
         destination = target.destination
+        if self._pace is not None:
+            await self._pace.wait()
         await self._addresses.acquire(destination)
         try:
             return await self._prober(target, server_name, request)
         finally:
             self._addresses.release(destination)
+
+
+class _Pace:
+    """At most ``rate`` new connections a second (``--rate``), evenly spaced: each connection
+    takes the next free moment, ``1 / rate`` after the one before."""
+
+    def __init__(self, rate: float) -> None:
+        self._interval = 1.0 / rate
+        self._next = -math.inf
+
+    async def wait(self) -> None:
+        now = anyio.current_time()
+        moment = max(now, self._next)
+        self._next = moment + self._interval
+        if moment > now:
+            await anyio.sleep(moment - now)
 
 
 class _Slots:

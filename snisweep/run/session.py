@@ -21,7 +21,7 @@ import signal
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar, TypeVarTuple
 
 import anyio
@@ -31,7 +31,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 from snisweep.core.record import Record
 from snisweep.core.trust import TrustChecker, TrustStore
 from snisweep.errors import ConfigError, ListChangedError, OutputError, SnisweepError
-from snisweep.model import Endpoint
+from snisweep.model import Endpoint, Verdict, WarningCode
 from snisweep.net.probe import TLSProber
 from snisweep.net.resolve import SystemResolver
 from snisweep.report.writers import RecordSink, ReportWriter, Tally, drain
@@ -67,6 +67,8 @@ class Job:
     http: bool = True  # the HTTP check on HTTPS endpoints (off: --no-http)
     dns_timeout: float = 5.0  # seconds per lookup, from when a thread takes it (--dns-timeout)
     trust: TrustStore | None = None  # the anchors of the trust check (None: --no-trust)
+    expiring_within: int | None = None  # days of the cert-expiring warning (--expiring-within)
+    fail_on: frozenset[Verdict] = frozenset()  # the verdicts whose endpoints the summary names
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,35 @@ class Outcome:
     interrupted: bool
     signum: int | None = None  # the signal that interrupted the scan
     held_back: HeldBack | None = None  # what the per-address limit cost, when known
+    watch: Watch | None = None  # the rows the summary names or counts
+
+
+#: How many endpoints that fired ``--fail-on`` the summary names; the rest are counted.
+FIRED_SHOWN = 5
+
+
+@dataclass
+class Watch:
+    """What the summary says beyond the counts per verdict: the first endpoints whose verdict
+    ``--fail-on`` names, how many there were, and the ``cert-expiring`` rows."""
+
+    fail_on: frozenset[Verdict] = frozenset()
+    fired: list[str] = field(default_factory=list)  # "host:port (reason)", FIRED_SHOWN at most
+    fired_count: int = 0
+    expiring: int = 0
+
+    def add(self, records: Sequence[Record]) -> None:
+        fail_on = self.fail_on
+        for record in records:
+            if record.verdict in fail_on:
+                self.fired_count += 1
+                if len(self.fired) < FIRED_SHOWN:
+                    where = f"{record.host}:{record.port}"
+                    if record.address and record.address != record.host:
+                        where += f" at {record.address}"
+                    self.fired.append(f"{where} ({record.verdict}/{record.reason})")
+            if WarningCode.CERT_EXPIRING in record.warnings:
+                self.expiring += 1
 
 
 def list_changed(exc: ConfigError) -> ListChangedError:
@@ -109,7 +140,9 @@ def scan_in_workers(
     """
     limits = job.limits
     share = Limits(
-        concurrency=-(-limits.concurrency // count), per_host=-(-limits.per_host // count)
+        concurrency=-(-limits.concurrency // count),
+        per_host=-(-limits.per_host // count),
+        rate=limits.rate / count if limits.rate is not None else None,
     )
 
     def work(index: int, channel: socket.socket) -> int:
@@ -122,7 +155,7 @@ def scan_in_workers(
 
     started = workers.start(count, work)
     try:
-        outcome = run_async(collect, started, writer, job.progress, limits.per_host)
+        outcome = run_async(collect, started, writer, job.progress, limits.per_host, job.fail_on)
     except BaseException:
         workers.abandon(started)
         workers.reap(started)
@@ -189,6 +222,7 @@ async def collect(
     writer: ReportWriter,
     progress: ProgressView | None,
     per_host: int,
+    fail_on: frozenset[Verdict] = frozenset(),
 ) -> Outcome:
     """The parent of workers: write the records they send; pass every signal on to them."""
     held_back = HeldBack(per_host)  # the workers' waits, added up
@@ -209,7 +243,7 @@ async def collect(
                 group.start_soon(read, worker, send.clone())
 
     outcome = await rows_to_sink(
-        produce, lambda: workers.stop(started), writer, progress, buffer=1024
+        produce, lambda: workers.stop(started), writer, progress, buffer=1024, fail_on=fail_on
     )
     return replace(outcome, held_back=held_back)
 
@@ -228,6 +262,7 @@ async def scan_to_report(
         shard=job.shard,
         http=job.http,
         trust=checker,
+        expiring_within=job.expiring_within,
     )
     scan_scope = anyio.CancelScope()
     if isinstance(sink, workers.ChannelWriter):  # a worker tells its parent what it waited
@@ -249,6 +284,7 @@ async def scan_to_report(
             job.progress,
             buffer=job.limits.concurrency,
             collected=collected,
+            fail_on=job.fail_on,
         )
     finally:
         resolver.close()
@@ -269,6 +305,7 @@ async def rows_to_sink(
     *,
     buffer: int,
     collected: list[Record] | None = None,
+    fail_on: frozenset[Verdict] = frozenset(),
 ) -> Outcome:
     """Write the records that ``produce``'s tasks send into ``sink`` (and ``collected``) until
     they close their stream, with the tally and the progress bar.
@@ -277,6 +314,7 @@ async def rows_to_sink(
     row they still send is written. A second one calls ``stop`` again and stops waiting.
     """
     tally = Tally()
+    watch = Watch(fail_on)
     started = time.monotonic()
     interrupted: int | None = None  # the first signal
     send, receive = anyio.create_memory_object_stream[Record](buffer)
@@ -287,6 +325,7 @@ async def rows_to_sink(
         if collected is not None:
             collected.extend(records)
         tally.add(records)
+        watch.add(records)
 
     def first_signal(signum: int) -> None:
         nonlocal interrupted
@@ -317,7 +356,7 @@ async def rows_to_sink(
         if progress is not None:
             progress.clear()
     elapsed = time.monotonic() - started
-    return Outcome(tally, elapsed, interrupted is not None, interrupted)
+    return Outcome(tally, elapsed, interrupted is not None, interrupted, watch=watch)
 
 
 async def watch_signals(
