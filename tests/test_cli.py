@@ -596,3 +596,44 @@ def test_diff_of_two_scans_names_what_became_required(lab_yaml: Path, tmp_path: 
     same = snisweep("diff", str(after), str(after), "--fail-on", "required")
     assert same.returncode == 0
     assert same.stdout == ""
+
+
+def test_show_a_report_only_what_needs_action(lab: Lab, lab_yaml: Path, tmp_path: Path) -> None:
+    report = tmp_path / "r.jsonl"
+    assert snisweep("scan", str(lab_yaml), "-o", str(report)).returncode == 0
+    required = {s.name for s in lab.scenarios if s.verdict.value == "required"}
+    table = snisweep("show", str(report), "--only", "required")
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split()[:3] == ["LABEL", "VERDICT", "REASON"]
+    assert {line.split()[0] for line in lines[1:]} == required
+    markdown = snisweep(
+        "show", str(report), "--only", "required,mismatched", "--format", "markdown"
+    )
+    assert markdown.returncode == 0
+    rows = markdown.stdout.splitlines()
+    assert rows[0].startswith("| Endpoint |")
+    wanted = [s for s in lab.scenarios if s.verdict.value in ("required", "mismatched")]
+    assert len(rows) == 2 + len(wanted)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("not,a,report\n", encoding="utf-8")
+    refused = snisweep("show", str(bad))
+    assert refused.returncode == 2
+    assert f"{bad}:1: not a snisweep report" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_show_into_a_pipe_that_closes_early_is_no_crash(lab_yaml: Path, tmp_path: Path) -> None:
+    report = tmp_path / "r.csv"
+    assert snisweep("scan", str(lab_yaml), "-o", str(report)).returncode == 0
+    shown = subprocess.run(
+        f"{sys.executable} -m snisweep show {report} | head -n 1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert shown.stdout.startswith("LABEL")
+    assert "Traceback" not in shown.stderr
+    assert "Error" not in shown.stderr

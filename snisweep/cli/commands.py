@@ -1,4 +1,5 @@
-"""The commands: ``snisweep scan | validate | merge | diff | demo | lab``. Does terminal I/O.
+"""The commands: ``snisweep scan | validate | merge | diff | show | demo | lab``. Does
+terminal I/O.
 
 This package (this module, the parser and the commands, and ``terminal``, what the terminal
 shows) is the only one that prints, and the only one that turns ``SnisweepError`` into exit
@@ -22,14 +23,24 @@ import anyio
 
 from snisweep import __version__
 from snisweep.cli import interrupts_held
-from snisweep.cli.terminal import ProgressBar, err, print_table, summary
+from snisweep.cli.terminal import (
+    ProgressBar,
+    TableFormat,
+    err,
+    print_table,
+    report_on_terminal,
+    show_report,
+    summary,
+)
 from snisweep.core.record import Record
 from snisweep.core.trust import TrustStore
 from snisweep.errors import (
     ConfigError,
     OutputError,
+    Problem,
     SnisweepError,
     UsageError,
+    cannot_read,
     os_error_text,
 )
 from snisweep.lists.load import RETRIES_RANGE, TIMEOUT_MAX, ListFormat, Settings, load
@@ -75,8 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         for problem in exc.problems:
             err(str(problem))
-        consequence = (
-            "nothing was scanned" if args.command in ("scan", "validate") else "nothing was written"
+        consequence = {"scan": "nothing was scanned", "validate": "nothing was scanned"}.get(
+            args.command, "nothing was shown" if args.command == "show" else "nothing was written"
         )
         err(f"snisweep: {len(exc.problems)} problem(s) found; {consequence}")
         return exc.exit_code
@@ -86,6 +97,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err("snisweep: interrupted")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of standard output stopped reading (`snisweep show r.csv | head`): it
+        # has what it wanted. Point the descriptor at /dev/null, so that the flush at exit
+        # does not fail again.
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -223,6 +242,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     diff.add_argument("--quiet", action="store_true", help="no summary on standard error")
     diff.set_defaults(command="diff", run=_run_diff)
+
+    show = commands.add_parser(
+        "show", help="a report as a table on the terminal, or as Markdown for a change ticket"
+    )
+    show.add_argument("report", metavar="REPORT", help="CSV or JSONL report")
+    show.add_argument(
+        "--only",
+        type=_verdicts,
+        default=frozenset(),
+        metavar="VERDICT,...",
+        help="only the rows with these verdicts, e.g. required,mismatched (default: every row)",
+    )
+    show.add_argument(
+        "--format",
+        type=TableFormat,
+        choices=list(TableFormat),
+        default=TableFormat.TABLE,
+        help="table (fitted to the terminal) or markdown (default table)",
+    )
+    show.set_defaults(command="show", run=_run_show)
 
     lab = commands.add_parser(
         "lab", help="run the embedded lab servers in the foreground and print a YAML to scan them"
@@ -472,7 +511,11 @@ def _run_scan(args: argparse.Namespace) -> int:
     writer = ReportWriter(args.output, format_for(args.output, args.format))
     limits = Limits(concurrency=args.concurrency, per_host=args.per_host, rate=args.rate)
     show_progress = not (args.quiet or args.no_progress) and sys.stderr.isatty()
-    progress = ProgressBar(endpoints.count) if show_progress else None
+    progress = (
+        ProgressBar(endpoints.count, report_on_terminal=report_on_terminal(args.output))
+        if show_progress
+        else None
+    )
     job = Job(
         endpoints,
         limits,
@@ -561,6 +604,33 @@ def _run_diff(args: argparse.Namespace) -> int:
     if not args.quiet:
         err(f"snisweep diff: {changes.summary()}")
     return diff.exit_code(changes, args.fail_on)
+
+
+def _run_show(args: argparse.Namespace) -> int:
+    with interrupts_held():
+        from snisweep.report.readers import (  # noqa: PLC0415 - only show and merge read reports
+            Flaw,
+            detect_format,
+            parse_report,
+        )
+
+    path = args.report
+    problems: list[Problem] = []
+    records: list[Record] = []
+    try:
+        with open(path, "rb") as file:
+            fmt = detect_format(path, file.peek(4)[:4])
+            for item in parse_report(file, fmt):
+                if isinstance(item, Flaw):
+                    problems.append(Problem(path, item.line, item.message))
+                elif not args.only or item.record.verdict in args.only:
+                    records.append(item.record)
+    except OSError as exc:
+        problems.append(Problem(path, None, cannot_read(exc)))
+    if problems:
+        raise ConfigError(problems)
+    show_report(records, sys.stdout, fmt=args.format)
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------------------------------------
