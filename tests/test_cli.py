@@ -637,3 +637,35 @@ def test_show_into_a_pipe_that_closes_early_is_no_crash(lab_yaml: Path, tmp_path
     assert shown.stdout.startswith("LABEL")
     assert "Traceback" not in shown.stderr
     assert "Error" not in shown.stderr
+
+
+def test_a_workbook_report(lab: Lab, lab_yaml: Path, tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    pytest.importorskip("xlsxwriter")
+    report = tmp_path / "report.xlsx"
+    result = snisweep("scan", str(lab_yaml), "-o", str(report))
+    assert result.returncode == 0, result.stderr
+    sheet = openpyxl.load_workbook(report).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert list(rows[0]) == list(COLUMNS)
+    assert len(rows) == 1 + len(lab.scenarios)
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref is not None
+    verdicts = {row[COLUMNS.index("verdict")] for row in rows[1:]}
+    assert verdicts == {"required", "mismatched", "optional", "error"}
+    assert all(isinstance(row[COLUMNS.index("port")], int) for row in rows[1:])
+
+
+@pytest.mark.parametrize("name", ["report.json", "report.xml", "report.txt"])
+def test_an_unknown_report_extension_is_a_usage_error(
+    lab_yaml: Path, tmp_path: Path, name: str
+) -> None:
+    report = tmp_path / name
+    result = snisweep("scan", str(lab_yaml), "-o", str(report))
+    assert result.returncode == 2
+    assert ".csv, .jsonl, .ndjson or .xlsx" in result.stderr
+    assert "--format" in result.stderr
+    assert not report.exists()
+    forced = snisweep("scan", str(lab_yaml), "-o", str(report), "--format", "jsonl")
+    assert forced.returncode == 0
+    assert report.read_text(encoding="utf-8").startswith("{")

@@ -701,3 +701,19 @@ def test_parse_report_stops_at_a_fatal_flaw() -> None:
     assert entries == [
         Flaw(1, "not a snisweep report: the first line is not the report's CSV header", True)
     ]
+
+
+def test_a_report_written_for_excel_reads_back() -> None:
+    # --excel-csv: a byte order mark, and ';' between cells in comma-decimal locales.
+    rows = [record("a.example.com"), record("b.example.com", label="x;y")]
+    encoder = CSVEncoder(";", bom=True)
+    text = (encoder.header() + encoder.rows(rows)).encode("utf-8")
+    parsed = list(parse_report(io.BytesIO(text), Format.CSV))
+    assert [item.record for item in parsed if isinstance(item, Row)] == rows
+
+
+def test_a_workbook_is_refused_with_a_clear_flaw() -> None:
+    (flaw,) = list(parse_report(io.BytesIO(b"PK\x03\x04"), Format.XLSX))
+    assert isinstance(flaw, Flaw)
+    assert flaw.fatal
+    assert "a workbook (.xlsx)" in flaw.message

@@ -161,7 +161,8 @@ def test_json_value_lists() -> None:
         ("r.JSONL", None, Format.JSONL),
         ("r.ndjson", None, Format.JSONL),
         ("-", None, Format.CSV),
-        ("r.txt", None, Format.CSV),
+        ("r", None, Format.CSV),
+        ("r.txt", Format.CSV, Format.CSV),
         ("r.csv", Format.JSONL, Format.JSONL),
     ],
 )

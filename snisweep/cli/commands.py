@@ -47,7 +47,7 @@ from snisweep.lists.load import RETRIES_RANGE, TIMEOUT_MAX, ListFormat, Settings
 from snisweep.lists.proxies import check_proxy, proxy_from_environment
 from snisweep.lists.rules import check_tls_range, check_tls_version
 from snisweep.model import TLSVersion, Verdict
-from snisweep.report.writers import Format, ReportWriter, format_for, refuse_overwriting
+from snisweep.report.writers import Format, format_for, refuse_overwriting, writer_for
 from snisweep.run.scheduler import Limits
 from snisweep.run.session import (
     ENDPOINTS_PER_WORKER,
@@ -187,6 +187,12 @@ def _parser() -> argparse.ArgumentParser:
         help="no HTTP check: stop each probe at the handshake, for every endpoint",
     )
     _add_network_options(scan)
+    scan.add_argument(
+        "--excel-csv",
+        action="store_true",
+        help="CSV for Excel: a UTF-8 byte order mark, and ';' between cells where the locale's "
+        "decimal separator is ','",
+    )
     scan.add_argument("--quiet", action="store_true", help="no summary on standard error")
     scan.add_argument("--no-progress", action="store_true", help="no progress bar")
     scan.set_defaults(command="scan", run=_run_scan)
@@ -200,7 +206,7 @@ def _parser() -> argparse.ArgumentParser:
         "demo", help="start the embedded lab on loopback, scan it and show the table"
     )
     demo.add_argument(
-        "-o", "--output", metavar="PATH", help="also write the report here (.csv or .jsonl)"
+        "-o", "--output", metavar="PATH", help="also write the report here (.csv, .jsonl or .xlsx)"
     )
     demo.set_defaults(command="demo", run=_run_demo)
 
@@ -393,7 +399,8 @@ def _add_report(parser: argparse.ArgumentParser, what: str) -> None:
         "--format",
         type=Format,
         choices=list(Format),
-        help="csv or jsonl (default: from the extension of -o, else csv)",
+        help="csv, jsonl or xlsx (default: from the extension of -o: .csv, .jsonl, .ndjson, "
+        ".xlsx; csv for standard output or a name without one)",
     )
 
 
@@ -487,6 +494,7 @@ def _run_validate(args: argparse.Namespace) -> int:
 
 def _run_scan(args: argparse.Namespace) -> int:
     _refuse_stdin_twice(args.configs)
+    fmt = format_for(args.output, args.format)  # a report name it cannot write is said first
     shard: Shard | None = args.shard if args.shard is not None else from_environment(os.environ)
     # Every list is checked before the report is opened: a bad list never truncates a report.
     settings = _network_settings(args)
@@ -508,7 +516,7 @@ def _run_scan(args: argparse.Namespace) -> int:
             "(--allow-empty scans them anyway, and exits 0)"
         )
     refuse_overwriting(args.output, endpoints.files, "the endpoint lists")
-    writer = ReportWriter(args.output, format_for(args.output, args.format))
+    writer = writer_for(args.output, fmt, excel=args.excel_csv)
     limits = Limits(concurrency=args.concurrency, per_host=args.per_host, rate=args.rate)
     show_progress = not (args.quiet or args.no_progress) and sys.stderr.isatty()
     progress = (
@@ -647,7 +655,7 @@ def _run_demo(args: argparse.Namespace) -> int:
             f"snisweep demo: lab servers up on 127.0.0.1; scanning {endpoints.count} endpoints "
             "(the silent ones take a couple of seconds)..."
         )
-        writer = ReportWriter(args.output, format_for(args.output, None)) if args.output else None
+        writer = writer_for(args.output, format_for(args.output, None)) if args.output else None
         records: list[Record] = []
         job = Job(endpoints, Limits(), trust=lab.trust_store())
         outcome = run_async(scan_to_report, job, writer, records)

@@ -34,7 +34,13 @@ from snisweep.core.record import Record
 from snisweep.errors import ConfigError, Problem, SnisweepError, UsageError, cannot_read
 from snisweep.model import endpoint_digest
 from snisweep.report.readers import Flaw, Row, detect_format, parse_report, shard_of
-from snisweep.report.writers import Format, ReportWriter, format_for, refuse_overwriting
+from snisweep.report.writers import (
+    Format,
+    ReportSink,
+    format_for,
+    refuse_overwriting,
+    writer_for,
+)
 from snisweep.run.session import run_loop
 from snisweep.run.shard import Shard
 
@@ -283,13 +289,14 @@ def merge(
             "merge reads each report twice, so it cannot read standard input: save it to a file"
         )
     refuse_overwriting(output, reports, "the reports to merge")
+    out_format = format_for(output, fmt)  # a name it cannot write is said before any reading
     survey = _survey(reports)
     coverage, shard_problems = _check_shards(survey.reports, allow_missing=allow_missing)
     problems = survey.problems + shard_problems
     if problems:
         raise ConfigError(problems)
     survey.endpoints.clear()  # not needed for writing: a large merge gives the memory back
-    writer = ReportWriter(output, format_for(output, fmt))
+    writer = writer_for(output, out_format)
     run_loop(_write, writer, _batches(survey.reports, writer.name))
     rows = sum(report.rows for report in survey.reports)
     shards = f" ({coverage})" if coverage.count else ""
@@ -335,7 +342,7 @@ def _changed(where: str, output: str) -> SnisweepError:
     )
 
 
-async def _write(writer: ReportWriter, batches: Iterable[Sequence[Record]]) -> None:
+async def _write(writer: ReportSink, batches: Iterable[Sequence[Record]]) -> None:
     await writer.open()
     try:
         for batch in batches:

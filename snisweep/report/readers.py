@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import itertools
 import functools
 import json
 import re
@@ -95,7 +96,9 @@ def parse_report(lines: Iterable[bytes], fmt: Format) -> Iterator[Row | Flaw]:
     """The rows of a report given as its lines of bytes (a binary file), or the flaws of those
     that cannot be read back. After a fatal flaw nothing more is read."""
     source = _Lines(lines)
-    if fmt is Format.CSV:
+    if fmt is Format.XLSX:
+        yield Flaw(1, _WORKBOOK, fatal=True)
+    elif fmt is Format.CSV:
         yield from _parse_csv(source)
     else:
         yield from _parse_jsonl(source)
@@ -130,11 +133,22 @@ class _Lines:
 
 
 _TRUNCATED: Final = "the last line has no line end: the report was cut short"
+_WORKBOOK: Final = (
+    "a workbook (.xlsx): reports are read back from CSV or JSONL; scan to one of those too"
+)
 _NOT_TEXT: Final = "not UTF-8 text: not a snisweep report"
 
 
 def _parse_csv(lines: _Lines) -> Iterator[Row | Flaw]:
-    reader = csv.reader(lines, strict=True)
+    try:
+        first = next(lines, None)
+    except _NotText:
+        yield Flaw(1, _NOT_TEXT, fatal=True)
+        return
+    # --excel-csv writes ';' between cells where the locale's decimal separator is ','.
+    delimiter = ";" if first is not None and first.startswith("host;") else ","
+    head = [first] if first is not None else []
+    reader = csv.reader(itertools.chain(head, lines), delimiter=delimiter, strict=True)
     start = 1
     try:
         for cells in reader:

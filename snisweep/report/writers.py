@@ -1,4 +1,5 @@
 """Report writers: CSV and JSONL, streamed row by row as endpoints finish. Does file I/O (aiofiles).
+Workbooks (``.xlsx``) are ``snisweep.report.xlsx``'s; ``writer_for`` picks the writer of a format.
 
 Rows are written and flushed as they arrive. To avoid one thread hop per row, the rows that are
 already waiting are written together in one call; a batch is only ever whole rows, and a write is
@@ -6,10 +7,15 @@ shielded from cancellation so that an interrupted scan leaves a file of complete
 that does not fit (a full disk, a file size limit) is cut back and written again row by row, so
 that the report keeps every row that fits, and never half a row.
 
+CSV is plain RFC 4180 with commas unless asked for a spreadsheet (``excel``): then it starts with a
+UTF-8 byte order mark (without one, Excel reads UTF-8 as the legacy code page) and its cells are
+separated by the list separator that Excel expects where the user is (``excel_delimiter``).
+
 This module also holds the rules every report path follows, whoever writes or reads it: the one
 table of file name suffixes and formats (``SUFFIXES``; ``snisweep.report.readers`` reads by it
-too), and the refusal of a report path that is one of the command's inputs
-(``refuse_overwriting``).
+too), the format a path is written in (``format_for``: its suffix, or ``--format``; any other
+suffix is refused rather than guessed), and the refusal of a report path that is one of the
+command's inputs (``refuse_overwriting``).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import locale
 import os
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -31,6 +38,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 from snisweep.core.record import COLUMNS, Cell, Record
 from snisweep.errors import OutputError, UsageError, os_error_text
 from snisweep.model import Verdict
+from snisweep.report.xlsx import WorkbookWriter
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection). The
 # apostrophe is the marker itself: text that starts with one gets a second, so that reading a
@@ -66,10 +74,16 @@ def json_value(value: Cell) -> str | int | bool | list[str] | None:
 class Format(StrEnum):
     CSV = "csv"
     JSONL = "jsonl"
+    XLSX = "xlsx"
 
 
 #: The report formats by file name suffix (in any case), for writing and for reading back.
-SUFFIXES: Final = {".csv": Format.CSV, ".jsonl": Format.JSONL, ".ndjson": Format.JSONL}
+SUFFIXES: Final = {
+    ".csv": Format.CSV,
+    ".jsonl": Format.JSONL,
+    ".ndjson": Format.JSONL,
+    ".xlsx": Format.XLSX,
+}
 
 
 def format_by_name(path: str) -> Format | None:
@@ -78,8 +92,52 @@ def format_by_name(path: str) -> Format | None:
 
 
 def format_for(path: str, requested: Format | None) -> Format:
-    """The format to write: ``requested`` if given, else by the file's extension, else CSV."""
-    return requested or format_by_name(path) or Format.CSV
+    """The format to write ``path`` in: ``requested`` if given, else the one its suffix names;
+    CSV for standard output (``-``) and a name without a suffix. Raises ``UsageError`` for any
+    other suffix (``report.json`` is a typo or a wish, and CSV under that name would be neither),
+    and for a workbook on standard output (a workbook is not a stream)."""
+    fmt = requested or format_by_name(path)
+    suffix = os.path.splitext(path)[1]
+    if fmt is None and suffix:
+        raise UsageError(
+            f"-o {path}: {suffix} is not a report format; name the file "
+            f"{_one_of(list(SUFFIXES))}, or give --format ({_one_of(list(Format))})"
+        )
+    if fmt is Format.XLSX and path == "-":
+        raise UsageError(
+            "a workbook cannot be written to standard output: give -o FILE.xlsx, "
+            "or another --format"
+        )
+    return fmt or Format.CSV
+
+
+def _one_of(choices: Sequence[str]) -> str:
+    return ", ".join(choices[:-1]) + " or " + choices[-1]
+
+
+def excel_delimiter(decimal_point: str | None = None) -> str:
+    """The cell separator Excel expects in a CSV file where the user is: ``;`` where the decimal
+    separator is a comma (as in de_DE, fr_FR), else ``,``; Excel's list separator follows that
+    rule unless changed by hand. ``decimal_point`` is the locale's (by default, from the
+    environment's LC_ALL, LC_NUMERIC or LANG)."""
+    if decimal_point is None:
+        decimal_point = _decimal_point()
+    return ";" if decimal_point == "," else ","
+
+
+def _decimal_point() -> str:
+    # Python leaves LC_NUMERIC at "C" whatever the environment says (so that float formatting
+    # never changes under us): the user's locale is taken up for a moment, and put back. Called
+    # before a scan starts its threads, so no other thread sees the moment.
+    saved = locale.setlocale(locale.LC_NUMERIC)
+    try:
+        locale.setlocale(locale.LC_NUMERIC, "")
+    except locale.Error:  # a locale the system does not have
+        return "."
+    try:
+        return locale.localeconv()["decimal_point"]
+    finally:
+        locale.setlocale(locale.LC_NUMERIC, saved)
 
 
 def refuse_overwriting(output: str, inputs: Iterable[str], what: str) -> None:
@@ -105,14 +163,17 @@ class Encoder(Protocol):
 
 
 class CSVEncoder:
-    """RFC 4180 CSV with the contract's header; formula-like cells neutralised."""
+    """RFC 4180 CSV with the contract's header; formula-like cells neutralised. ``delimiter``
+    and ``bom`` are for a spreadsheet (``excel_delimiter``); lists are joined with ``;`` either
+    way (the cell is quoted when that is also the delimiter)."""
 
-    def __init__(self) -> None:
+    def __init__(self, delimiter: str = ",", *, bom: bool = False) -> None:
         self._buffer = io.StringIO()
-        self._writer = csv.writer(self._buffer, lineterminator="\r\n")
+        self._writer = csv.writer(self._buffer, delimiter=delimiter, lineterminator="\r\n")
+        self._bom = "\ufeff" if bom else ""
 
     def header(self) -> str:
-        return self._encode([COLUMNS])
+        return self._bom + self._encode([COLUMNS])
 
     def rows(self, records: Sequence[Record]) -> str:
         return self._encode([[csv_cell(cell) for cell in record.cells()] for record in records])
@@ -141,8 +202,13 @@ class JSONLEncoder:
         )
 
 
-def encoder_for(fmt: Format) -> Encoder:
-    return CSVEncoder() if fmt is Format.CSV else JSONLEncoder()
+def encoder_for(fmt: Format, *, excel: bool = False) -> Encoder:
+    """The encoder of a text format; ``excel``: CSV for a spreadsheet where the user is."""
+    if fmt is Format.CSV:
+        return CSVEncoder(excel_delimiter(), bom=True) if excel else CSVEncoder()
+    if fmt is Format.JSONL:
+        return JSONLEncoder()
+    raise ValueError(f"{fmt} is not a text format")
 
 
 @dataclass
@@ -160,15 +226,38 @@ class Tally:
 
 
 class RecordSink(Protocol):
-    """Where a scan's records go: a ``ReportWriter``, or a worker's channel to its parent."""
+    """Where a scan's records go: a ``ReportSink``, or a worker's channel to its parent."""
 
     async def open(self) -> None: ...
     async def write(self, records: Sequence[Record]) -> None: ...
     async def close(self) -> None: ...
 
 
+class ReportSink(RecordSink, Protocol):
+    """A report the user asked for: a ``ReportWriter`` or a ``WorkbookWriter``. Once closed,
+    it holds every row written (or, after an ``OutputError``, what that error says)."""
+
+    @property
+    def name(self) -> str:
+        """How messages call it: its path, or ``standard output``."""
+        ...
+
+
+def writer_for(path: str, fmt: Format, *, excel: bool = False) -> ReportSink:
+    """The writer of a report in ``fmt`` at ``path`` (``-``: standard output, not for a
+    workbook). ``excel``: CSV for a spreadsheet (a byte order mark, the user's list separator).
+    Raises ``UsageError`` when ``excel`` is asked for another format, or when writing a workbook
+    needs XlsxWriter and it is not installed."""
+    if excel and fmt is not Format.CSV:
+        raise UsageError(f"-o {path} is written as {fmt}: CSV for Excel applies to CSV only")
+    if fmt is Format.XLSX:
+        return WorkbookWriter(path)
+    return ReportWriter(path, fmt, excel=excel)
+
+
 class ReportWriter:
-    """Writes records to a path, or to standard output for ``-``, always in UTF-8.
+    """Writes records as CSV or JSONL to a path, or to standard output for ``-``, always in
+    UTF-8; ``excel``: CSV for a spreadsheet (``encoder_for``).
 
     A file is written unbuffered, so that one batch is one ``write`` (one thread hop) and the
     file size after it is exactly the whole rows so far. Should a write fail midway (disk full,
@@ -178,9 +267,12 @@ class ReportWriter:
     has read.)
     """
 
-    def __init__(self, path: str, fmt: Format) -> None:
+    def __init__(self, path: str, fmt: Format, *, excel: bool = False) -> None:
+        if fmt is Format.XLSX:
+            # Until every caller asks ``writer_for``: a message, not JSON under a .xlsx name.
+            raise UsageError(f"-o {path}: this command writes CSV or JSONL, not a workbook")
         self.path = path
-        self._encoder = encoder_for(fmt)
+        self._encoder = encoder_for(fmt, excel=excel)
         self._file: Any = None
         self._complete = 0  # bytes of whole rows written so far
         self._failed = False

@@ -34,7 +34,7 @@ from snisweep.errors import ConfigError, ListChangedError, OutputError, Snisweep
 from snisweep.model import Endpoint, Verdict, WarningCode
 from snisweep.net.probe import TLSProber
 from snisweep.net.resolve import SystemResolver
-from snisweep.report.writers import RecordSink, ReportWriter, Tally, drain
+from snisweep.report.writers import RecordSink, ReportSink, Tally, drain
 from snisweep.run import workers
 from snisweep.run.scheduler import HeldBack, Limits, Scanner
 
@@ -128,7 +128,7 @@ def worker_count(requested: int | None, endpoints: int) -> int:
 
 
 def scan_in_workers(
-    job: Job, count: int, writer: ReportWriter, warn: Callable[[str], None]
+    job: Job, count: int, writer: ReportSink, warn: Callable[[str], None]
 ) -> Outcome:
     """Scan with ``count`` forked workers and write what they send into ``writer``.
 
@@ -219,7 +219,7 @@ def run_worker(job: Job, sink: RecordSink, warn: Callable[[str], None]) -> int:
 
 async def collect(
     started: Sequence[workers.Worker],
-    writer: ReportWriter,
+    writer: ReportSink,
     progress: ProgressView | None,
     per_host: int,
     fail_on: frozenset[Verdict] = frozenset(),
