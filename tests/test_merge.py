@@ -717,3 +717,14 @@ def test_a_workbook_is_refused_with_a_clear_flaw() -> None:
     assert isinstance(flaw, Flaw)
     assert flaw.fatal
     assert "a workbook (.xlsx)" in flaw.message
+
+
+def test_a_lone_surrogate_in_a_jsonl_report_is_a_flaw_of_its_row(tmp_path: Path) -> None:
+    good = JSONLEncoder().rows([record("a.example.com")])
+    bad = good.replace('"host": "a.example.com"', '"host": "a\\ud800b"', 1)
+    assert bad != good
+    bad_tags = good.replace('"nightly"', '"night\\udfffly"', 1)
+    for text in (bad, bad_tags):
+        (flaw,) = list(parse_report(io.BytesIO(text.encode()), Format.JSONL))
+        assert isinstance(flaw, Flaw)
+        assert "lone surrogate" in flaw.message

@@ -338,6 +338,8 @@ def _json_reader(kind: _Kind) -> Callable[[object], Any]:
         def read(value: object) -> Any:
             # ``type() is``, not ``isinstance``: in Python, true is also the number 1.
             if type(value) is base:
+                if base is str and not _is_utf8(value):
+                    raise ValueError("text with a lone surrogate (\\ud800-\\udfff escape)")
                 return value
             raise ValueError(f"not {wanted}: {show(value)}")
 
@@ -350,8 +352,20 @@ def _json_reader(kind: _Kind) -> Callable[[object], Any]:
     return read
 
 
+def _is_utf8(value: object) -> bool:
+    # JSON may escape a lone surrogate ("\ud800"), which no UTF-8 text (no CSV, no row that a
+    # scan writes) can hold: such a cell is a flaw of its row, not a crash later.
+    try:
+        str(value).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _json_list(value: object) -> tuple[str, ...]:
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        if not all(map(_is_utf8, value)):
+            raise ValueError("text with a lone surrogate (\\ud800-\\udfff escape)")
         return tuple(value)
     raise ValueError(f"not a list of texts: {show(value)}")
 
