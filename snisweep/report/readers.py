@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import codecs
 import csv
-import itertools
 import functools
+import itertools
 import json
 import re
 import typing
