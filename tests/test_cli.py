@@ -19,6 +19,8 @@ import yaml
 from snisweep.core.record import COLUMNS
 from snisweep.lab import Lab
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
@@ -225,9 +227,11 @@ def test_report_write_failure_mid_scan_exits_3(lab_yaml: Path) -> None:
 
 def test_report_over_an_input_list_is_refused(lab_yaml: Path) -> None:
     before = lab_yaml.read_text()
-    result = snisweep("scan", str(lab_yaml), "-o", str(lab_yaml))
+    result = snisweep("scan", str(lab_yaml), "-o", str(lab_yaml), "--format", "csv")
     assert result.returncode == 2
     assert "is one of the endpoint lists" in result.stderr
+    # Without --format, the name is refused first: .yaml is no report format.
+    assert snisweep("scan", str(lab_yaml), "-o", str(lab_yaml)).returncode == 2
     assert lab_yaml.read_text() == before
 
 
@@ -669,3 +673,41 @@ def test_an_unknown_report_extension_is_a_usage_error(
     forced = snisweep("scan", str(lab_yaml), "-o", str(report), "--format", "jsonl")
     assert forced.returncode == 0
     assert report.read_text(encoding="utf-8").startswith("{")
+
+
+def test_endpoints_on_the_command_line(lab: Lab, tmp_path: Path) -> None:
+    same = lab.scenario("same-certificate")
+    report = tmp_path / "r.csv"
+    result = snisweep("scan", f"127.0.0.1:{same.port}", "-o", str(report))
+    assert result.returncode == 0, result.stderr
+    (row,) = read_csv(report)
+    assert (row["host"], row["port"], row["reason"]) == ("127.0.0.1", str(same.port), "ip-literal")
+    bad = snisweep("scan", "api.example.com:99999", "-o", str(report))
+    assert bad.returncode == 2
+    assert "(command line):1: api.example.com:99999: neither a file nor an endpoint" in bad.stderr
+    missing = snisweep("scan", "nope.yaml")
+    assert missing.returncode == 2
+    assert "nope.yaml: no such file or directory" in missing.stderr
+
+
+def test_standard_input_s_format_is_detected(lab: Lab) -> None:
+    same = lab.scenario("same-certificate")
+    text = f"# a text list\n127.0.0.1:{same.port}\n"
+    result = snisweep("scan", "-", "--format", "jsonl", stdin=text)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[0])["reason"] == "ip-literal"
+    csv_list = f"host,port\n127.0.0.1,{same.port}\n"
+    assert snisweep("validate", "-", stdin=csv_list).stdout.startswith("1 endpoint(s)")
+    refused = snisweep("validate", "-", stdin="a b c\n")
+    assert refused.returncode == 2
+    assert "--stdin-format yaml|text|csv" in refused.stderr
+
+
+def test_a_directory_warns_about_what_it_skips(tmp_path: Path) -> None:
+    configs = ROOT / "configs"
+    result = snisweep("validate", str(configs), "--exclude", "kubernetes")
+    assert result.returncode == 0, result.stderr
+    assert "example.csv: skipped" in result.stderr
+    assert "kubernetes" not in result.stderr  # left out whole, without a word
+    full = snisweep("validate", str(configs))
+    assert "scan-job.yaml: skipped: not an endpoint list" in full.stderr

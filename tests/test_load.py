@@ -17,7 +17,7 @@ from typing import BinaryIO
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from listfiles import problems_of, write
+from listfiles import EXAMPLE, problems_of, write
 
 from snisweep.errors import ConfigError, ListChangedError
 from snisweep.lists.csv_list import CsvReader
@@ -25,6 +25,9 @@ from snisweep.lists.load import (
     DIRECT,
     ListFormat,
     Settings,
+    _glob,
+    check_exclude,
+    detect_format,
     format_of,
     load,
 )
@@ -147,6 +150,233 @@ def test_a_directory_holds_only_yaml_lists(tmp_path: Path) -> None:
     assert [e.host for e in load([str(tmp_path)])] == ["a.example.com"]
 
 
+def test_a_directory_warns_about_the_lists_it_skips(tmp_path: Path) -> None:
+    write(tmp_path, "list.yaml", "- a.example.com\n")
+    write(tmp_path, "report.csv", "host,verdict\nb.example.com,required\n")
+    write(tmp_path, "sub/hosts.list", "c.example.com\n")
+    write(tmp_path, "notes.txt", "not an endpoint at all\n")
+    write(tmp_path, "Dockerfile", "FROM python\n")  # no list by its name: not a word
+    write(tmp_path, "README.md", "# lists\n")
+    write(tmp_path, ".hidden.csv", "host\nd.example.com\n")
+    warnings: list[str] = []
+    endpoints = load([str(tmp_path)], warn=warnings.append)
+    assert [e.host for e in endpoints] == ["a.example.com"]
+    assert endpoints.files == (str(tmp_path / "list.yaml"),)
+    only = "skipped: a directory stands for its *.yaml/*.yml files only"
+    assert warnings == [  # in the order of the files
+        f"{tmp_path / 'notes.txt'}: {only}; name it on the command line to read it",
+        f"{tmp_path / 'report.csv'}: {only}, as a CSV report would read as a list; name it on "
+        "the command line to read it",
+        f"{tmp_path / 'sub' / 'hosts.list'}: {only}; name it on the command line to read it",
+    ]
+    # named, they are read
+    named = load([str(tmp_path / "sub" / "hosts.list"), str(tmp_path / "report.csv")])
+    assert [e.host for e in named] == ["c.example.com", "b.example.com"]
+
+
+MANIFEST = """\
+# a Kubernetes manifest next to the lists
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: scan
+spec:
+  template: {spec: {containers: [{name: snisweep, args: [scan, /lists]}]}}
+---
+apiVersion: v1
+kind: ConfigMap
+"""
+
+
+def test_a_directory_skips_the_yaml_that_is_no_endpoint_list(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", "- a.example.com\n")
+    write(tmp_path, "job.yaml", MANIFEST)
+    write(tmp_path, "many.yml", "".join(f"key{n}: {n}\n" for n in range(6)))
+    write(tmp_path, "z.yaml", "- z.example.com\n")
+    warnings: list[str] = []
+    endpoints = load([str(tmp_path)], warn=warnings.append)
+    assert [e.host for e in endpoints] == ["a.example.com", "z.example.com"]
+    assert endpoints.files == (str(tmp_path / "a.yaml"), str(tmp_path / "z.yaml"))
+    assert warnings == [
+        f"{tmp_path / 'job.yaml'}: skipped: not an endpoint list "
+        "(it has apiVersion, kind, metadata, spec)",
+        f"{tmp_path / 'many.yml'}: skipped: not an endpoint list "
+        "(it has key0, key1, key2, key3, ...)",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "endpoints:\n  - a.example.com:0\n",  # a list with a mistake
+        "defaults: {port: 8443}\n",  # no endpoints, but a list's defaults
+        "endpoint:\n  - a.example.com\n",  # a mistyped key: a list all the same
+        "Endpoints: [a.example.com]\n",
+        "defualts: {port: 1}\nendpionts: []\n",
+        "- a.example.com\n- [x]\n",  # a list, wrong
+        "",  # empty
+        "{}\n",
+        "apiVersion: v1\nkind: [\n",  # broken YAML: no telling what it is
+        "just text\n",
+    ],
+)
+def test_a_directory_keeps_the_problems_of_what_may_be_a_list(tmp_path: Path, text: str) -> None:
+    write(tmp_path, "a.yaml", "- a.example.com\n")
+    bad = write(tmp_path, "b.yaml", text)
+    warnings: list[str] = []
+    with pytest.raises(ConfigError) as caught:
+        load([str(tmp_path)], warn=warnings.append)
+    assert caught.value.problems
+    assert {p.file for p in caught.value.problems} == {bad}
+    assert warnings == []
+
+
+def test_a_file_named_is_never_skipped(tmp_path: Path) -> None:
+    job = write(tmp_path, "job.yaml", MANIFEST)
+    warnings: list[str] = []
+    problems = problems_of([job]) + problems_of([job, str(tmp_path)])
+    assert {p.file for p in problems} == {job, str(tmp_path)}
+    assert [str(p) for p in problems if p.file == str(tmp_path)] == [
+        f"{tmp_path}: no endpoint list in this directory: none of its *.yaml/*.yml files (1) is one"
+    ]
+    with pytest.raises(ConfigError):
+        load([job], warn=warnings.append)
+    assert warnings == []
+
+
+def test_the_configs_of_this_repository_as_a_directory() -> None:
+    configs = EXAMPLE.parent
+    warnings: list[str] = []
+    endpoints = load([str(configs)], warn=warnings.append)
+    assert endpoints.files == (str(EXAMPLE),)
+    assert list(endpoints) == list(load([str(EXAMPLE)]))
+    skipped = [warning.partition(": skipped: ") for warning in warnings]
+    assert [name for name, _, _ in skipped] == [
+        str(configs / "example.csv"),
+        str(configs / "example.txt"),
+        *sorted(str(path) for path in (configs / "kubernetes").glob("*.yaml")),
+    ]
+    assert all(why.startswith("a directory stands for") for _, _, why in skipped[:2])
+    assert all(
+        why.startswith("not an endpoint list (it has apiVersion, kind, metadata, ")
+        for _, _, why in skipped[2:]
+    )
+    assert len(skipped) > 3
+    # and the Kubernetes directory alone holds no list
+    (problem,) = problems_of([str(configs / "kubernetes")])
+    assert problem.message.startswith("no endpoint list in this directory")
+
+
+# --- --exclude --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "matches"),
+    [
+        ("*.yaml", "a.yaml", True),
+        ("*.yaml", "sub/a.yaml", False),  # '*' stays in one directory: the name matches it
+        ("*", "a/b", False),
+        ("a?.yaml", "ab.yaml", True),
+        ("a?.yaml", "a/.yaml", False),
+        ("**", "a/b/c.yaml", True),
+        ("**/c.yaml", "c.yaml", True),
+        ("**/c.yaml", "a/b/c.yaml", True),
+        ("a/**", "a/b/c.yaml", True),
+        ("a/**", "ab/c.yaml", False),
+        ("a/**/c.yaml", "a/c.yaml", True),
+        ("a/**/c.yaml", "a/x/y/c.yaml", True),
+        ("a**b", "axxb", True),  # not a whole component: as '*'
+        ("a**b", "ax/xb", False),
+        ("[ab].yaml", "b.yaml", True),
+        ("[!ab].yaml", "b.yaml", False),
+        ("[!ab].yaml", "c.yaml", True),
+        ("[]].yaml", "].yaml", True),
+        ("[a-c]", "b", True),
+        ("[^a]", "^", True),  # '!' negates, '^' is a character, as in fnmatch
+        ("[\\]", "\\", True),
+        ("[x", "[x", True),  # no class
+        ("./kubernetes/", "kubernetes", True),
+        ("a.yaml", "A.yaml", False),  # case matters, as in the file system
+        ("(x)+.yaml", "(x)+.yaml", True),
+        ("(x)+.yaml", "xx.yaml", False),
+    ],
+)
+def test_glob(pattern: str, path: str, matches: bool) -> None:
+    assert bool(_glob(pattern).fullmatch(path)) is matches
+
+
+def exclusion_tree(root: Path) -> None:
+    write(root, "a.yaml", "- a.example.com\n")
+    write(root, "old-b.yaml", "- b.example.com\n")
+    write(root, "kubernetes/job.yaml", MANIFEST)
+    write(root, "team/c.yaml", "- c.example.com\n")
+    write(root, "team/old/d.yaml", "- d.example.com\n")
+    write(root, "team/report.csv", "host\nx.example.com\n")
+
+
+@pytest.mark.parametrize(
+    ("exclude", "hosts", "warned"),
+    [
+        ((), ["a", "b", "c", "d"], ["job.yaml", "report.csv"]),
+        (["old-*"], ["a", "c", "d"], ["job.yaml", "report.csv"]),
+        (["kubernetes", "*.csv"], ["a", "b", "c", "d"], []),  # a directory's name leaves it out
+        (["old"], ["a", "b", "c"], ["job.yaml", "report.csv"]),
+        (["team/**"], ["a", "b"], ["job.yaml"]),
+        (["team"], ["a", "b"], ["job.yaml"]),
+        (["**/old/*.yaml", "kubernetes/job.yaml"], ["a", "b", "c"], ["report.csv"]),
+        (["lists/team/c.yaml"], ["a", "b", "d"], ["job.yaml", "report.csv"]),  # the path shown
+        (["c.yaml", "d.yaml", "a.yaml"], ["b"], ["job.yaml", "report.csv"]),
+    ],
+)
+def test_exclude_leaves_files_out_of_directories(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exclude: list[str], hosts: list[str],
+    warned: list[str],
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    exclusion_tree(tmp_path / "lists")
+    warnings: list[str] = []
+    endpoints = load(["lists"], exclude=exclude, warn=warnings.append)
+    assert [e.host.partition(".")[0] for e in endpoints] == hosts
+    assert [w.partition(": skipped")[0].rpartition("/")[2] for w in warnings] == warned
+    # as "./lists/" too
+    assert [e.host for e in load(["./lists/"], exclude=exclude)] == [e.host for e in endpoints]
+
+
+def test_exclude_never_leaves_out_a_file_named(tmp_path: Path) -> None:
+    named = write(tmp_path, "old-a.yaml", "- a.example.com\n")
+    warnings: list[str] = []
+    endpoints = load([named, "b.example.com"], exclude=["x", "old-*"], warn=warnings.append)
+    assert [e.host for e in endpoints] == ["a.example.com", "b.example.com"]
+    assert warnings == [
+        f"{named}: read although --exclude old-* matches it: a file named on the command line "
+        "is always read"
+    ]
+
+
+def test_a_directory_left_empty_by_exclude(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", "- a.example.com\n")
+    with pytest.raises(ConfigError) as caught:
+        load([str(tmp_path)], exclude=["*.yaml"])
+    assert [str(p) for p in caught.value.problems] == [
+        f"{tmp_path}: no *.yaml or *.yml file in this directory that --exclude leaves in"
+    ]
+
+
+@pytest.mark.parametrize("pattern", ["", "/", "//"])
+def test_an_empty_exclude_pattern_is_refused(pattern: str) -> None:
+    with pytest.raises(ValueError, match="--exclude: empty pattern"):
+        check_exclude(pattern)
+    with pytest.raises(ValueError, match="--exclude: empty pattern"):
+        load(["a.example.com"], exclude=[pattern])
+
+
+def test_exclude_is_a_sequence_of_patterns() -> None:
+    with pytest.raises(TypeError):
+        load(["a.example.com"], exclude="*.csv")
+    with pytest.raises(TypeError):
+        load(["a.example.com"], exclude=[None])  # type: ignore[list-item]
+
+
 def test_standard_input(tmp_path: Path) -> None:
     stdin = io.StringIO("endpoints:\n  - a.example.com\n  - bücher.example\n")
     file = write(tmp_path, "x.yaml", "- x.example.com\n")
@@ -190,6 +420,113 @@ def test_problems_on_standard_input_name_it() -> None:
 )
 def test_standard_input_in_each_format(list_format: ListFormat | None, text: str) -> None:
     endpoints = load(["-"], stdin=io.StringIO(text), stdin_format=list_format)
+    assert [(e.host, e.port) for e in endpoints] == [
+        ("a.example.com", 443),
+        ("b.example.com", 8443),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "list_format", "sure"),
+    [
+        ("- a.example.com\n", ListFormat.YAML, True),
+        ("-\n  host: a.example.com\n", ListFormat.YAML, True),
+        ("# exported\n\nendpoints:\n  - a.example.com\n", ListFormat.YAML, True),
+        ("defaults: {port: 8443}\nendpoints: [a.example.com]\n", ListFormat.YAML, True),
+        ("'endpoints' : []\n", ListFormat.YAML, True),
+        ("---\n- a.example.com\n", ListFormat.YAML, True),
+        ("%YAML 1.1\n---\n[]\n", ListFormat.YAML, True),
+        ("[a.example.com, b.example.com]\n", ListFormat.YAML, True),
+        ("{endpoints: []}\n", ListFormat.YAML, True),
+        ("apiVersion: v1\nkind: ConfigMap\n", ListFormat.YAML, False),
+        ("a.example.com:\n", ListFormat.YAML, False),  # a host with no port, for YAML a key
+        ("", ListFormat.YAML, False),
+        ("\n# nothing yet\n", ListFormat.YAML, False),
+        ("host,port\na.example.com,8443\n", ListFormat.CSV, True),
+        ("\ufeff\n  Host ; Port\n", ListFormat.CSV, True),
+        ("owner\tURL\n", ListFormat.CSV, True),
+        ('"Label","Host"\n', ListFormat.CSV, True),
+        ("host\na.example.com\n", ListFormat.CSV, True),  # one column
+        ("# host,port\na.example.com\n", ListFormat.TEXT, False),  # CSV has no comments
+        ("hostname,port\n", ListFormat.TEXT, False),
+        ("a.example.com\n", ListFormat.TEXT, False),
+        ("# CMDB\r\n\r\napi.example.com:8443  # comment\r\n- x\n", ListFormat.TEXT, False),
+        ("https://a.example.com/x: y\n", ListFormat.TEXT, False),
+        ("[2001:db8::10]:443\n", ListFormat.TEXT, False),
+        ("[2001:db8::10]\n", ListFormat.TEXT, False),
+        ("[2001:db8::10]:99999  # a bad port\n", ListFormat.TEXT, False),
+        ("2001:db8::10\nfe80::\n", ListFormat.TEXT, False),
+        ("{{host}}.example.com\n", ListFormat.TEXT, False),  # a template, not YAML
+        ("%HOST%.example.com\n", ListFormat.TEXT, False),
+        ("${HOST}:443\n", ListFormat.TEXT, False),
+        ("\xff\xfe\n", ListFormat.TEXT, False),
+    ],
+)
+def test_detect_format(text: str, list_format: ListFormat, sure: bool) -> None:
+    data = text.encode("latin-1") if text.startswith("\xff") else text.encode()
+    detected, why, certain = detect_format(data)
+    assert (detected, certain) == (list_format, sure), why
+    assert why
+
+
+def test_detect_format_knows_the_examples() -> None:
+    for name in ("example.yaml", "example.txt", "example.csv"):
+        path = EXAMPLE.parent / name
+        assert detect_format(path.read_bytes())[0] is format_of(str(path))
+
+
+def test_detect_format_reads_only_the_first_lines() -> None:
+    # whatever follows the line that decides is never looked at
+    assert detect_format(b"a.example.com\n" + b"\x00\xff" * 100_000)[0] is ListFormat.TEXT
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("a.example.com\nb.example.com:0\n", "text (it starts like neither YAML nor a CSV header "
+         "naming host or url)"),
+        ("apiVersion: v1\n", "yaml (it starts with a YAML mapping key)"),
+        ("", "yaml (it holds no endpoint)"),
+    ],
+)  # fmt: skip
+def test_standard_input_read_as_a_guess_names_the_option(text: str, hint: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(["-"], stdin=io.StringIO(text))
+    *_, last = caught.value.problems
+    assert str(last) == f"-: standard input read as {hint}; say --stdin-format yaml|text|csv"
+    # told the format, there is nothing to say
+    with pytest.raises(ConfigError) as told:
+        load(["-"], stdin=io.StringIO(text), stdin_format=ListFormat.YAML)
+    assert "--stdin-format" not in str(told.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("- a.example.com:0\n", 1),
+        ("endpoints: [a.example.com:0]\n", 1),
+        ("host,port\na.example.com,0\n", 2),
+    ],
+)
+def test_standard_input_of_a_sure_format_says_nothing_more(text: str, line: int) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(["-"], stdin=io.StringIO(text))
+    assert [(p.file, p.line) for p in caught.value.problems] == [("-", line)]
+    assert "port 0 is out of range" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a.example.com\n# a comment\nb.example.com:8443\n",
+        "- a.example.com\n- b.example.com:8443\n",
+        "endpoints:\n  - a.example.com\n  - host: b.example.com\n    port: 8443\n",
+        "Host;Port\na.example.com;\nb.example.com;8443\n",
+        "url\na.example.com\nhttps://b.example.com:8443/\n",
+    ],
+)
+def test_standard_input_in_a_format_detected(text: str) -> None:
+    endpoints = load(["-"], stdin=io.StringIO(text))
     assert [(e.host, e.port) for e in endpoints] == [
         ("a.example.com", 443),
         ("b.example.com", 8443),

@@ -43,7 +43,14 @@ from snisweep.errors import (
     cannot_read,
     os_error_text,
 )
-from snisweep.lists.load import RETRIES_RANGE, TIMEOUT_MAX, ListFormat, Settings, load
+from snisweep.lists.load import (
+    RETRIES_RANGE,
+    TIMEOUT_MAX,
+    ListFormat,
+    Settings,
+    check_exclude,
+    load,
+)
 from snisweep.lists.proxies import check_proxy, proxy_from_environment
 from snisweep.lists.rules import check_tls_range, check_tls_version
 from snisweep.model import TLSVersion, Verdict
@@ -124,9 +131,9 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument(
         "configs",
         nargs="+",
-        metavar="CONFIG",
+        metavar="LIST|ENDPOINT",
         help="endpoint list: YAML, text (.txt, .list) or CSV (.csv) file, directory of YAML "
-        "files, or - for standard input",
+        "files, or - for standard input; or an endpoint itself (host, host:port, a URL)",
     )
     _add_list_format(scan)
     _add_report(scan, "report file, or - (default)")
@@ -198,7 +205,7 @@ def _parser() -> argparse.ArgumentParser:
     scan.set_defaults(command="scan", run=_run_scan)
 
     validate = commands.add_parser("validate", help="check endpoint lists and count endpoints")
-    validate.add_argument("configs", nargs="+", metavar="CONFIG")
+    validate.add_argument("configs", nargs="+", metavar="LIST|ENDPOINT")
     _add_list_format(validate)
     validate.set_defaults(command="validate", run=_run_validate)
 
@@ -409,9 +416,30 @@ def _add_list_format(parser: argparse.ArgumentParser) -> None:
         "--stdin-format",
         type=ListFormat,
         choices=list(ListFormat),
-        default=ListFormat.YAML,
-        help="the format of a list read from standard input (-) (default: yaml)",
+        default=None,
+        help="the format of a list read from standard input (-): yaml, text or csv (default: "
+        "detected from its first lines)",
     )
+    parser.add_argument(
+        "--exclude",
+        type=_exclude,
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="leave files and directories matching GLOB out of the directories given "
+        "(repeatable; a file named on the command line is always read)",
+    )
+
+
+def _exclude(text: str) -> str:
+    try:
+        return check_exclude(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _list_warning(text: str) -> None:
+    _warn(f"warning: {text}")
 
 
 def _shard(text: str) -> Shard:
@@ -479,11 +507,15 @@ def _refuse_stdin_twice(configs: Sequence[str]) -> None:
 
 def _run_validate(args: argparse.Namespace) -> int:
     _refuse_stdin_twice(args.configs)
-    endpoints = load(args.configs, stdin_format=args.stdin_format)
+    endpoints = load(
+        args.configs, stdin_format=args.stdin_format, exclude=args.exclude, warn=_list_warning
+    )
     duplicates = f", {endpoints.duplicates} duplicate(s) skipped" if endpoints.duplicates else ""
     files = len(endpoints.files)
+    targets = f" and {endpoints.targets} on the command line" if endpoints.targets else ""
     print(
-        f"{endpoints.count} endpoint(s) in {files} file{'s' if files != 1 else ''}{duplicates}: OK"
+        f"{endpoints.count} endpoint(s) in {files} file{'s' if files != 1 else ''}{targets}"
+        f"{duplicates}: OK"
     )
     return EXIT_OK
 
@@ -509,6 +541,8 @@ def _run_scan(args: argparse.Namespace) -> int:
         ),
         stdin_format=args.stdin_format,
         select=shard.holds if shard is not None else None,
+        exclude=args.exclude,
+        warn=_list_warning,
     )
     if endpoints.total == 0 and not args.allow_empty:
         raise UsageError(
@@ -650,7 +684,11 @@ def _run_demo(args: argparse.Namespace) -> int:
         from snisweep.lab import Lab  # noqa: PLC0415 - the lab servers start only when asked
 
     with Lab() as lab:
-        endpoints = load(["-"], stdin=io.StringIO(lab.config_yaml(timeout=1.0, retries=1)))
+        endpoints = load(
+            ["-"],
+            stdin=io.StringIO(lab.config_yaml(timeout=1.0, retries=1)),
+            stdin_format=ListFormat.YAML,
+        )
         err(
             f"snisweep demo: lab servers up on 127.0.0.1; scanning {endpoints.count} endpoints "
             "(the silent ones take a couple of seconds)..."

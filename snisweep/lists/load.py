@@ -8,16 +8,23 @@ A list's format follows its file name (``format_of``)::
     *.txt, *.list                   plain text  text_list   one endpoint string a line
     *.csv                           CSV         csv_list    a header, one row each
 
-Standard input (``-``) is YAML unless ``load`` is told otherwise; a directory stands for every
-``*.yaml``/``*.yml`` below it (it may hold CSV reports, which are no lists). Endpoint strings
-(``host``, ``host:port``, ``[v6]:port``, URLs) follow the same rules in every format
-(``snisweep.lists.rules``). Each setting of an endpoint comes from the endpoint itself, then from
-its YAML file's ``defaults``, then from ``Settings`` (the command line); for ``protocol`` (whether
-the probe makes its HTTP check, and with which path) a URL's scheme comes between the endpoint's
-own key and the defaults (``snisweep.lists.rules.http_path``). For ``proxy`` the environment's
-proxy (``Settings.environment_proxy``) comes last, for the endpoints whose host
-``Settings.no_proxy`` does not bypass; ``direct`` at any level means no proxy. Nothing here reads
-the environment: the caller puts what it found in ``Settings``.
+Standard input (``-``) is in the format ``load`` is told, else in the one ``detect_format``
+finds from its first lines. A directory stands for every ``*.yaml``/``*.yml`` below it (it may
+hold CSV reports, which would read as lists), less what ``exclude`` leaves out; the CSV and text
+lists in it, and the YAML files that are no endpoint list at all (Kubernetes manifests: a
+mapping without ``endpoints``), are skipped with a warning, through the ``warn`` callback (the
+caller prints it: nothing here writes to the terminal). A path that names no file and reads as
+an endpoint string is a *target*, that endpoint (``snisweep scan api.example.com:8443``).
+Endpoint strings (``host``, ``host:port``, ``[v6]:port``, URLs) follow the same rules in every
+format and on the command line (``snisweep.lists.rules``).
+
+Each setting of an endpoint comes from the endpoint itself, then from its YAML file's
+``defaults``, then from ``Settings`` (the command line); for ``protocol`` (whether the probe
+makes its HTTP check, and with which path) a URL's scheme comes between the endpoint's own key
+and the defaults (``snisweep.lists.rules.http_path``). For ``proxy`` the environment's proxy
+(``Settings.environment_proxy``) comes last, for the endpoints whose host ``Settings.no_proxy``
+does not bypass; ``direct`` at any level means no proxy. Nothing here reads the environment:
+the caller puts what it found in ``Settings``.
 
 ``load`` reads every list in full before it returns and raises one ``ConfigError`` carrying each
 problem of each file as ``FILE:LINE: message``, so that nothing is scanned from lists with a
@@ -43,11 +50,14 @@ each one checks the whole list.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import difflib
 import functools
 import hashlib
 import io
 import os
+import re
 import stat
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -74,15 +84,18 @@ from snisweep.lists.rules import (
     check_tls_version,
     digest,
     parse_endpoint_string,
+    show,
+    string_entry,
 )
 from snisweep.lists.text_list import TextReader
-from snisweep.lists.yaml_list import YamlReader
+from snisweep.lists.yaml_list import YamlReader, top_level_keys
 from snisweep.model import Endpoint, Proxy, TLSVersion
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
 __all__ = [
+    "COMMAND_LINE",
     "DIRECT",
     "LABEL_MAX",
     "PORT_RANGE",
@@ -95,9 +108,11 @@ __all__ = [
     "ListFormat",
     "Selector",
     "Settings",
+    "check_exclude",
     "check_proxy",
     "check_tls_range",
     "check_tls_version",
+    "detect_format",
     "format_of",
     "load",
     "parse_endpoint_string",
@@ -123,6 +138,85 @@ def format_of(path: str) -> ListFormat:
     """The format of the list at ``path``, by its name: ``*.csv`` CSV, ``*.txt`` and ``*.list``
     plain text, anything else YAML (as every list was before there were other formats)."""
     return _SUFFIXES.get(os.path.splitext(path)[1].lower(), ListFormat.YAML)
+
+
+# A line that YAML reads as a mapping key (``key:`` then white space or the end). No endpoint
+# string is one: it holds no white space, and a ':' ends it only in 'host:', which has no port.
+_YAML_KEY: Final = re.compile(r"""("[^"]*"|'[^']*'|[^\s:#"'\[\]{}][^:#]*?)\s*:(?:\s|$)""")
+# An IPv6 literal in brackets, with a port or not: text, even when the address or port is bad.
+_BRACKETED: Final = re.compile(r"\[[^\],\s]*\](?::\S*)?(?:\s+#.*)?$")
+_LINE_END: Final = re.compile(rb"\r\n?|\n")
+
+
+def detect_format(data: bytes) -> tuple[ListFormat, str, bool]:
+    """The format of a list that comes without a name (standard input), why, and whether the
+    evidence is sure: read from its first lines only, so in time linear in them, whatever the
+    size of the list.
+
+    - **CSV** when its first line that is not blank is a header naming a ``host`` or ``url``
+      column (case-insensitive; cells separated as ``csv_list`` separates them: ``,``, else
+      ``;`` or a tab). Sure. (So a text list whose first endpoint is the bare name ``host``
+      or ``url`` reads as CSV.)
+    - Else the first line that is neither blank nor a comment (``#``) decides. **YAML** when
+      it starts a document (``---``, ``%YAML``, ``%TAG``), a list item (``-``), a flow mapping
+      (``{``, but not the ``{{`` of a template) or a flow list (``[``, but no ``[IPv6]`` or
+      ``[IPv6]:port``), or is the key ``endpoints:`` or ``defaults:``: sure, as none of them
+      is an endpoint string. Also YAML, not sure, when it is any other mapping key (``key:``
+      then white space or the line end).
+    - **Text** otherwise: the line is an endpoint string, or something no format reads (the
+      text reader then says what is wrong with each line). Not sure.
+    - **YAML** for input without such a line (empty, or only comments), as before there was
+      detection: YAML says it is empty, where a text list would be an empty list. Not sure.
+
+    The reason and the sureness are for the message after the problems of such a list: it
+    names ``--stdin-format`` unless the evidence was sure.
+    """
+    start, end_of_data, first = 0, len(data), True
+    header_checked = False
+    while start < end_of_data:
+        match = _LINE_END.search(data, start)
+        end = end_of_data if match is None else match.start()
+        line = data[start:end].decode(errors="replace")
+        start = end_of_data if match is None else match.end()
+        if first:
+            first = False
+            line = line.removeprefix("\ufeff")  # the byte order mark
+        text = line.strip()
+        if not text:
+            continue
+        if not header_checked:
+            header_checked = True
+            if _names_host_or_url(line):
+                return ListFormat.CSV, "its first line is a CSV header naming host or url", True
+        if text[0] != "#":
+            return _yaml_or_text(text)
+    return ListFormat.YAML, "it holds no endpoint", False
+
+
+def _names_host_or_url(line: str) -> bool:
+    delimiter = ","
+    if "," not in line:
+        delimiter = ";" if ";" in line else "\t" if "\t" in line else ","
+    try:
+        cells = next(csv.reader([line], delimiter=delimiter))
+    except (csv.Error, StopIteration):
+        return False
+    return any(cell.strip().lower() in {"host", "url"} for cell in cells)
+
+
+def _yaml_or_text(text: str) -> tuple[ListFormat, str, bool]:
+    if text == "---" or text.startswith(("--- ", "%YAML ", "%TAG ")):
+        return ListFormat.YAML, "it starts a YAML document", True
+    if text == "-" or text.startswith(("- ", "-\t")):
+        return ListFormat.YAML, "it starts with a YAML list item", True
+    if (text[0] == "{" and text[1:2] != "{") or (text[0] == "[" and not _BRACKETED.match(text)):
+        return ListFormat.YAML, "it starts with a YAML flow collection", True
+    key = _YAML_KEY.match(text)
+    if key is not None:
+        if key.group(1).strip("'\"") in {"endpoints", "defaults"}:
+            return ListFormat.YAML, f"it starts with the YAML key {key.group(1)}", True
+        return ListFormat.YAML, "it starts with a YAML mapping key", False
+    return ListFormat.TEXT, "it starts like neither YAML nor a CSV header naming host or url", False
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +302,40 @@ class _Source:
     format: ListFormat
     path: str | None = None
     data: bytes | None = None
+    found: bool = False  # found in a directory, not named: skipped when it is no list at all
+    detected: str = ""  # standard input whose format was guessed: why that one
+
+
+#: The file of the problems of an endpoint given on the command line, whose line is its place
+#: among the paths (1 for the first).
+COMMAND_LINE: Final = "(command line)"
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """An endpoint string given among the paths (``snisweep scan api.example.com``): an
+    endpoint with the command line's settings."""
+
+    text: str
+    position: int  # among the paths, from 1
+    name: str = COMMAND_LINE
+
+
+class _TargetReader:
+    """A target read as an entry, as a reader reads a list."""
+
+    def __init__(self, target: _Target, base: Defaults) -> None:
+        self._target = target
+        self._base = base
+        self.problems: list[Problem] = []
+
+    def __iter__(self) -> Iterator[Entry]:
+        self.problems = []
+        target = self._target
+        try:
+            yield string_entry(target.text, target.position, self._base)
+        except ValueError as exc:  # pragma: no cover - it read before: the same text reads again
+            self.problems.append(_not_an_endpoint(target.text, target.position, exc))
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,7 +461,7 @@ class _Reading:
 class _List:
     """A list that passed validation, with what its second reading needs to know and check."""
 
-    source: _Source
+    source: _Source | _Target
     known: Defaults | None  # a YAML list's defaults, found by the first reading
     by_lines: bool  # the first reading read it all with the YAML line reader
     entries: int  # how many entries its reader yielded, duplicates included
@@ -364,57 +492,236 @@ def _reader(
     return YamlReader(source.name, opener, base, known, by_lines=by_lines)
 
 
-def _sources(path: str) -> Iterator[_Source | Problem]:
-    """The endpoint lists a command-line path names, or the problem that it names none."""
+def _sources(
+    path: str, position: int, base: Defaults, exclude: _Exclude, warn: Callable[[str], None]
+) -> Iterator[_Source | _Target | Problem]:
+    """The endpoint lists a command-line path names, the endpoint it is when it names no file
+    (a target), or the problem that it is neither."""
     try:
         mode = os.stat(path).st_mode
-    except (FileNotFoundError, NotADirectoryError):
-        yield Problem(path, None, "no such file or directory")
+    except (FileNotFoundError, NotADirectoryError, ValueError):  # ValueError: a NUL byte
+        yield _target(path, position, base, warn)
         return
     except OSError as exc:
         yield Problem(path, None, cannot_read(exc))
         return
-    except ValueError:  # a NUL byte in the path
-        yield Problem(path, None, "no such file or directory")
-        return
     if not stat.S_ISDIR(mode):
+        pattern = exclude.match(os.path.basename(path), path)
+        if pattern is not None:
+            warn(
+                f"{path}: read although --exclude {pattern} matches it: a file named on the "
+                "command line is always read"
+            )
         yield _file_source(path, mode)
         return
+    yield from _directory(path, exclude, warn)
+
+
+def _target(
+    text: str, position: int, base: Defaults, warn: Callable[[str], None]
+) -> _Target | Problem:
+    if (
+        "://" not in text
+        and ("/" in text or os.sep in text or text.lower().endswith(_LIST_SUFFIXES))
+    ) or os.path.lexists(text):  # a list's name, mistyped; a dangling symbolic link
+        return Problem(text, None, "no such file or directory")
+    try:
+        host, port, *_ = string_entry(text, position, base)
+    except ValueError as exc:
+        return _not_an_endpoint(text, position, exc)
+    if not any(char in text for char in ".:[") and host != "localhost":
+        # A single word is a host on an intranet, or a list's directory mistyped.
+        warn(
+            f"{text}: no such file or directory; read as the host {host}, port {port} "
+            f"(write {host}:{port} if that is meant)"
+        )
+    return _Target(text, position)
+
+
+def _not_an_endpoint(text: str, position: int, exc: ValueError) -> Problem:
+    shown = text if text and text.isprintable() and len(text) <= 200 else show(text, 200)
+    return Problem(COMMAND_LINE, position, f"{shown}: neither a file nor an endpoint: {exc}")
+
+
+# Names that stand for a list when no file has them: a mistyped name still says it is missing.
+_LIST_SUFFIXES: Final = (".yaml", ".yml", ".csv", ".txt", ".list")
+_YAML_SUFFIXES: Final = (".yaml", ".yml")
+_NAMED_ONLY: Final = {
+    ListFormat.CSV: ", as a CSV report would read as a list",  # reports are kept next to lists
+    ListFormat.TEXT: "",
+}
+
+
+def _directory(
+    path: str, exclude: _Exclude, warn: Callable[[str], None]
+) -> Iterator[_Source | Problem]:
+    """The YAML lists below a directory, sorted; the CSV and text lists below it are skipped
+    with a warning, the other files without a word, and so are those that ``exclude``
+    leaves out and the hidden ones."""
     errors: list[OSError] = []
     found: list[str] = []
     for directory, subdirectories, files in os.walk(path, onerror=errors.append):
+        below = os.path.relpath(directory, path)
+        below = "" if below == os.curdir else below.replace(os.sep, "/") + "/"
         # hidden entries are editors' lock files, VCS data and the like, never endpoint lists
-        subdirectories[:] = [name for name in subdirectories if not name.startswith(".")]
+        subdirectories[:] = [
+            name
+            for name in subdirectories
+            if not name.startswith(".")
+            and exclude.match(name, os.path.join(directory, name), below + name) is None
+        ]
         found.extend(
             os.path.join(directory, name)
             for name in files
-            if not name.startswith(".") and name.lower().endswith((".yaml", ".yml"))
+            if not name.startswith(".")
+            and name.lower().endswith(_LIST_SUFFIXES)
+            and exclude.match(name, os.path.join(directory, name), below + name) is None
         )
     for error in errors:
         yield Problem(str(error.filename or path), None, cannot_read(error))
-    if not found and not errors:
-        yield Problem(path, None, "no *.yaml or *.yml file in this directory")
+    lists = 0
     for name in sorted(found, key=lambda name: name.split(os.sep)):
+        if not name.lower().endswith(_YAML_SUFFIXES):
+            warn(
+                f"{name}: skipped: a directory stands for its *.yaml/*.yml files only"
+                f"{_NAMED_ONLY[format_of(name)]}; name it on the command line to read it"
+            )
+            continue
+        lists += 1
         try:
-            yield _file_source(name, os.stat(name).st_mode)
+            yield _file_source(name, os.stat(name).st_mode, found=True)
         except FileNotFoundError:  # a dangling symbolic link
             yield Problem(name, None, "no such file or directory")
         except OSError as exc:  # a symbolic link loop, ...
             yield Problem(name, None, cannot_read(exc))
+    if not lists and not errors:
+        left_out = " that --exclude leaves in" if exclude else ""
+        yield Problem(path, None, f"no *.yaml or *.yml file in this directory{left_out}")
 
 
-def _file_source(path: str, mode: int) -> _Source | Problem:
+def _no_list(source: _Source) -> str | None:
+    """Why ``source``, a YAML file found in a directory that failed as a list, is no endpoint
+    list at all (a Kubernetes manifest, say), or None when it may be one with mistakes: a
+    mapping at its top that has no ``endpoints`` and no ``defaults``, nor a key that looks
+    like a mistyped one, is none."""
+    keys = top_level_keys(_Reading(source))
+    if not keys or any(
+        difflib.get_close_matches(key.lower(), ("endpoints", "defaults"), n=1, cutoff=0.75)
+        for key in keys
+    ):
+        return None
+    shown = [key if key.isprintable() and len(key) <= 40 else show(key, 40) for key in keys[:4]]
+    more = ", ..." if len(keys) > 4 else ""
+    return f"not an endpoint list (it has {', '.join(shown)}{more})"
+
+
+class _Exclude:
+    """The ``exclude`` patterns of ``load``: shell globs, matched in full against a file's (or
+    directory's) name, its path below the directory given, and its path as shown."""
+
+    __slots__ = ("_patterns",)
+
+    def __init__(self, patterns: Sequence[str]) -> None:
+        if isinstance(patterns, str):
+            raise TypeError("exclude takes a sequence of patterns, not one string")
+        self._patterns = [(pattern, _glob(check_exclude(pattern))) for pattern in patterns]
+
+    def __bool__(self) -> bool:
+        return bool(self._patterns)
+
+    def match(self, name: str, shown: str, below: str | None = None) -> str | None:
+        """The first pattern that leaves the entry out, or None."""
+        if not self._patterns:
+            return None
+        shown = os.path.normpath(shown).replace(os.sep, "/")
+        for pattern, regex in self._patterns:
+            if (
+                regex.fullmatch(name)
+                or regex.fullmatch(shown)
+                or (below is not None and regex.fullmatch(below))
+            ):
+                return pattern
+        return None
+
+
+def check_exclude(pattern: str) -> str:
+    """An ``exclude`` pattern, as given; ``ValueError`` for one that can match nothing (an
+    empty one). The command line may check ``--exclude`` with it."""
+    if not isinstance(pattern, str):
+        raise TypeError(f"an exclude pattern is a string, not {pattern!r}")
+    if not pattern.strip("/"):
+        raise ValueError(f"--exclude: empty pattern {pattern!r}")
+    return pattern
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    """A shell glob as a regular expression, for ``fullmatch`` against a path with ``/``:
+    ``*`` any characters but ``/``, ``?`` one, ``[...]`` one of (``[!...]`` none of), and
+    ``**`` as a whole component any number of directories (``**/x``, ``a/**``, ``a/**/b``).
+    A leading ``./`` and a trailing ``/`` mean nothing. As in Python 3.13's
+    ``PurePath.full_match``, which 3.11 lacks; written here so that every Python agrees."""
+    pattern = pattern.rstrip("/")
+    while pattern.startswith("./"):
+        pattern = pattern[2:]
+    parts: list[str] = []
+    index, size = 0, len(pattern)
+    while index < size:
+        char = pattern[index]
+        if char == "*":
+            end = index
+            while end < size and pattern[end] == "*":
+                end += 1
+            whole = (index == 0 or pattern[index - 1] == "/") and (
+                end == size or pattern[end] == "/"
+            )
+            if end - index == 2 and whole:
+                if end == size:
+                    parts.append(".*")
+                else:
+                    parts.append("(?:[^/]*/)*")
+                    end += 1
+            else:
+                parts.append("[^/]*")
+            index = end
+        elif char == "?":
+            parts.append("[^/]")
+            index += 1
+        elif char == "[":
+            end = index + 1
+            if end < size and pattern[end] == "!":
+                end += 1
+            if end < size and pattern[end] == "]":
+                end += 1
+            end = pattern.find("]", end)
+            if end < 0:  # no class: a '[' as it is
+                parts.append(re.escape(char))
+                index += 1
+                continue
+            body = pattern[index + 1 : end].replace("\\", "\\\\")
+            if body.startswith("!"):
+                body = "^" + body[1:]
+            elif body.startswith("^"):
+                body = "\\" + body
+            parts.append(f"[{body}]")
+            index = end + 1
+        else:
+            parts.append(re.escape(char))
+            index += 1
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def _file_source(path: str, mode: int, *, found: bool = False) -> _Source | Problem:
     if stat.S_ISREG(mode):
-        return _Source(path, format_of(path), path=path)
+        return _Source(path, format_of(path), path=path, found=found)
     # A pipe such as bash's <(command) can be read only once, and there are two passes.
     try:
         with open(path, "rb") as stream:
-            return _Source(path, format_of(path), data=stream.read())
+            return _Source(path, format_of(path), data=stream.read(), found=found)
     except OSError as exc:
         return Problem(path, None, cannot_read(exc))
 
 
-def _stdin_source(stdin: TextIO | None, list_format: ListFormat) -> _Source | Problem:
+def _stdin_source(stdin: TextIO | None, list_format: ListFormat | None) -> _Source | Problem:
     if stdin is None:
         return Problem("-", None, "standard input is not available")
     try:
@@ -426,7 +733,10 @@ def _stdin_source(stdin: TextIO | None, list_format: ListFormat) -> _Source | Pr
         return Problem("-", None, "not valid UTF-8 text")
     except OSError as exc:
         return Problem("-", None, cannot_read(exc))
-    return _Source("-", list_format, data=data)
+    if list_format is not None:
+        return _Source("-", list_format, data=data)
+    detected, why, sure = detect_format(data)
+    return _Source("-", detected, data=data, detected="" if sure else why)
 
 
 # --- the endpoints ----------------------------------------------------------------------------
@@ -441,7 +751,7 @@ class EndpointList:
     byte that changed (see the module's docstring).
     """
 
-    __slots__ = ("_count", "_duplicates", "_lists", "_select", "_settings", "_total")
+    __slots__ = ("_count", "_duplicates", "_lists", "_select", "_settings", "_targets", "_total")
 
     def __init__(
         self,
@@ -459,11 +769,19 @@ class EndpointList:
         self._total = total
         self._count = count
         self._duplicates = duplicates
+        self._targets = sum(isinstance(item.source, _Target) for item in lists)
 
     @property
     def files(self) -> tuple[str, ...]:
-        """Display names of the files read, in order ("-" for standard input)."""
-        return tuple(item.source.name for item in self._lists)
+        """Display names of the files read, in order ("-" for standard input); not the
+        targets, nor the files a directory skipped."""
+        return tuple(item.source.name for item in self._lists if isinstance(item.source, _Source))
+
+    @property
+    def targets(self) -> int:
+        """How many endpoints were given among the paths themselves (targets), duplicates
+        included."""
+        return self._targets
 
     @property
     def count(self) -> int:
@@ -487,12 +805,13 @@ class EndpointList:
             known = item.known
             if known is not None and settings.environment_proxy is not None:
                 known = _with_environment(known, settings)
-            reader = _reader(
-                item.source,
-                settings,
-                _Reading(item.source, item.read),
-                known,
-                by_lines=item.by_lines,
+            source = item.source
+            reader = (
+                _TargetReader(source, settings)
+                if isinstance(source, _Target)
+                else _reader(
+                    source, settings, _Reading(source, item.read), known, by_lines=item.by_lines
+                )
             )
             # The bytes are those validated (or the reading stops), so the entries are too, and
             # the duplicates are where they were: no endpoint needs its digest.
@@ -516,8 +835,8 @@ class EndpointList:
 
     def __repr__(self) -> str:
         return (
-            f"EndpointList(files={self.files!r}, count={self._count}, total={self._total}, "
-            f"duplicates={self._duplicates})"
+            f"EndpointList(files={self.files!r}, targets={self._targets}, count={self._count}, "
+            f"total={self._total}, duplicates={self._duplicates})"
         )
 
 
@@ -556,19 +875,51 @@ def load(
     stdin: TextIO | None = None,
     stdin_format: ListFormat | None = None,
     select: Selector | None = None,
+    exclude: Sequence[str] = (),
+    warn: Callable[[str], None] | None = None,
 ) -> EndpointList:
     """Validate the endpoint lists at ``paths``, all of them, and return them for iteration.
 
-    A path is a file (its format by its name, see ``format_of``), a directory (every
-    ``*.yaml``/``*.yml`` below it, recursively, sorted, hidden entries left out) or ``-`` for
-    ``stdin`` (``sys.stdin`` by default), read once and kept in memory, in ``stdin_format``
-    (YAML by default). With ``select``, the list's ``count`` and its iteration hold only the
-    unique endpoints for which ``select(host, port, address)`` is true; ``total`` and
-    ``duplicates`` still count them all. Raises ``ConfigError`` with every problem of every
-    file, in file order.
+    A path is, in this order:
+
+    - ``-``: ``stdin`` (``sys.stdin`` by default), read once and kept in memory, in
+      ``stdin_format``, or in the format ``detect_format`` finds when it is None; then, should
+      it have problems, one more problem after them says which format it was read as, and why,
+      and names ``--stdin-format``.
+    - a file (its format by its name, see ``format_of``), always read.
+    - a directory: every ``*.yaml``/``*.yml`` below it, recursively, sorted, hidden entries
+      left out. The CSV and text lists below it (``*.csv``, ``*.txt``, ``*.list``) are not
+      read, each with a warning (a directory may hold CSV reports, which read as lists), nor
+      any other file. A YAML file that fails as a list and whose top is a mapping without
+      ``endpoints`` or ``defaults`` (nor a key like them) is no endpoint list (a Kubernetes
+      manifest, say): skipped with a warning naming its keys; any other failing file is a
+      problem. A directory that leaves no list to read is a problem.
+    - a *target*: a path that names no file (nor is ``-``) and reads as an endpoint string
+      (``host``, ``host:port``, ``[v6]:port``, a TLS URL, as a line of a text list) is that
+      endpoint, with ``settings``. One that does not read is a problem of ``COMMAND_LINE``
+      at its place among the paths (from 1): ``(command line):2: ARG: neither a file nor an
+      endpoint: why``; but one that looks like a file's name (it holds ``/``, or ends in a
+      list's suffix, and is no URL) is ``ARG: no such file or directory``. A target of one
+      word (no dot, no port; not ``localhost``) is read with a warning: it may be a
+      directory's name, mistyped. An existing file or directory wins over a target.
+
+    Targets, files and standard input mix in any order; duplicates are skipped across all of
+    them, the first one wins. ``exclude`` holds shell globs that leave the files and
+    directories they match out of the directories (not the paths named: a file named that
+    one matches is read, with a warning): a pattern matches an entry's name, its path below
+    the directory given, or its path as shown in messages; ``**`` matches any number of
+    directories (see ``_glob``). ``warn`` is called with each warning, one line each (the
+    file, then what happened to it), in path order; without it, they are dropped.
+
+    With ``select``, the list's ``count`` and its iteration hold only the unique endpoints
+    for which ``select(host, port, address)`` is true; ``total`` and ``duplicates`` still
+    count them all. Raises ``ConfigError`` with every problem of every path, in path order;
+    ``ValueError`` for an empty ``exclude`` pattern (``check_exclude``).
     """
     if isinstance(paths, str):
         raise TypeError("load() takes a sequence of paths, not one string")
+    excluded = _Exclude(exclude)
+    tell: Callable[[str], None] = warn if warn is not None else _ignore
     base = Defaults(
         settings.port,
         float(settings.timeout),
@@ -590,26 +941,37 @@ def load(
     seen: set[bytes] = set()
     count = duplicates = 0
     stdin_source: _Source | Problem | None = None
-    for path in paths:
+    for position, path in enumerate(paths, 1):
         if path == "-":
             if stdin_source is None:
-                stdin_source = _stdin_source(
-                    sys.stdin if stdin is None else stdin, stdin_format or ListFormat.YAML
-                )
-            found: Iterator[_Source | Problem] = iter([stdin_source])
+                stdin_source = _stdin_source(sys.stdin if stdin is None else stdin, stdin_format)
+            found: Iterator[_Source | _Target | Problem] = iter([stdin_source])
         else:
-            found = _sources(path)
+            found = _sources(path, position, checking, excluded, tell)
+        skipped = 0
+        before = len(lists), len(problems)
         for source in found:
             if isinstance(source, Problem):
                 problems.append(source)
                 continue
-            opener = _Reading(source)
-            reader = _reader(source, checking, opener)
+            opener: _Reading | None = None
+            reader: _Reader
+            if isinstance(source, _Target):
+                reader = _TargetReader(source, checking)
+            else:
+                opener = _Reading(source)
+                reader = _reader(source, checking, opener)
             # Staged apart from `seen`: should the file's defaults come after its endpoints
             # and change the port, these keys were wrong and are counted again.
             counted = _count(reader, seen, select)
             if reader.problems:
-                problems.extend(reader.problems)
+                skip = _no_list(source) if isinstance(source, _Source) and source.found else None
+                if skip is not None:
+                    skipped += 1
+                    tell(f"{source.name}: skipped: {skip}")
+                else:
+                    problems.extend(reader.problems)
+                    problems.extend(_format_hint(source))
                 continue
             known: Defaults | None = None
             by_lines = False
@@ -621,6 +983,7 @@ def load(
                     # it changed in between, or its late defaults make a TLS range empty
                     if again.problems:
                         problems.extend(again.problems)
+                        problems.extend(_format_hint(source))
                         continue
             fresh, repeated, selected, entries = counted
             count += selected
@@ -629,13 +992,47 @@ def load(
                 fresh, seen = seen, fresh
             seen |= fresh
             lists.append(
-                _List(source, known, by_lines, entries, frozenset(repeated), opener.bytes_read())
+                _List(
+                    source,
+                    known,
+                    by_lines,
+                    entries,
+                    frozenset(repeated),
+                    None if opener is None else opener.bytes_read(),
+                )
+            )
+        if skipped and before == (len(lists), len(problems)):
+            problems.append(
+                Problem(
+                    path,
+                    None,
+                    "no endpoint list in this directory: none of its *.yaml/*.yml files "
+                    f"({skipped}) is one",
+                )
             )
     if problems:
         raise ConfigError(problems)
     return EndpointList(
         tuple(lists), base, select, total=len(seen), count=count, duplicates=duplicates
     )
+
+
+def _ignore(_: str) -> None:
+    return None
+
+
+def _format_hint(source: _Source | _Target) -> list[Problem]:
+    """After the problems of standard input whose format was detected: how it was read."""
+    if isinstance(source, _Target) or not source.detected:
+        return []
+    return [
+        Problem(
+            source.name,
+            None,
+            f"standard input read as {source.format} ({source.detected}); "
+            "say --stdin-format yaml|text|csv",
+        )
+    ]
 
 
 def _without_environment(defaults: Defaults) -> Defaults:

@@ -124,7 +124,7 @@ try:
 except ImportError:  # pragma: no cover - PyYAML built without libyaml: same events, slower
     from yaml import SafeLoader as _YamlLoader  # type: ignore[assignment]
 
-__all__ = ["YamlReader"]
+__all__ = ["YamlReader", "top_level_keys"]
 
 _ENDPOINT_KEYS: Final = (
     "host",
@@ -949,6 +949,52 @@ _FIELD_CHECKS: Final[dict[str, Callable[[YamlReader, Node], object]]] = {
 _DEFAULTS_CHECKS: Final[dict[str, Callable[[YamlReader, Node], object]]] = {
     key: _FIELD_CHECKS[key] for key in _DEFAULTS_KEYS
 }
+
+
+def top_level_keys(open_stream: Callable[[], BinaryIO]) -> tuple[str, ...] | None:
+    """The keys of the first YAML document, in order, when it is a mapping; None when it is
+    anything else, or cannot be read or parsed that far.
+
+    ``load`` asks this of a file found in a directory that failed as a list, to tell a file
+    that is no endpoint list at all (a Kubernetes manifest) from a list with mistakes. Only
+    the first document is parsed (a manifest may hold several), with the values of its keys
+    skipped as events: linear in its size, and nothing built.
+    """
+    keys: list[str] = []
+    try:
+        with open_stream() as stream:
+            loader = _YamlLoader(stream)
+            try:
+                get = loader.get_event
+                get()  # StreamStartEvent
+                if not isinstance(get(), DocumentStartEvent):
+                    return None
+                if not isinstance(get(), MappingStartEvent):
+                    return None
+                while not isinstance(event := _next(get), MappingEndEvent):
+                    if isinstance(event, ScalarEvent):
+                        keys.append(event.value)
+                    else:  # a complex key, an alias: no name to show
+                        _skip_events(event, get)
+                    _skip_events(_next(get), get)
+            finally:
+                loader.dispose()
+    except Exception:  # an OSError, a YAML error, untrusted input: the answer is "unknown"
+        return None
+    return tuple(keys)
+
+
+def _skip_events(event: Event, get: Callable[[], Event | None]) -> None:
+    """Read past the node that starts with ``event``."""
+    depth = 0
+    while True:
+        if isinstance(event, MappingStartEvent | SequenceStartEvent):
+            depth += 1
+        elif isinstance(event, MappingEndEvent | SequenceEndEvent):
+            depth -= 1
+        if depth == 0:
+            return
+        event = _next(get)
 
 
 def _no_events() -> None:
