@@ -711,3 +711,14 @@ def test_a_directory_warns_about_what_it_skips(tmp_path: Path) -> None:
     assert "kubernetes" not in result.stderr  # left out whole, without a word
     full = snisweep("validate", str(configs))
     assert "scan-job.yaml: skipped: not an endpoint list" in full.stderr
+
+
+def test_schema_and_completion_commands() -> None:
+    schema = snisweep("schema")
+    assert schema.returncode == 0
+    assert json.loads(schema.stdout)["$id"] == "urn:snisweep:endpoint-list:0.2"
+    for shell in ("bash", "zsh"):
+        script = snisweep("completion", shell)
+        assert script.returncode == 0, script.stderr
+        assert "scan" in script.stdout
+        assert "--tls-min" in script.stdout

@@ -1,5 +1,5 @@
-"""The commands: ``snisweep scan | validate | merge | diff | show | demo | lab``. Does
-terminal I/O.
+"""The commands: ``snisweep scan | validate | merge | diff | show | schema | completion |
+demo | lab``. Does terminal I/O.
 
 This package (this module, the parser and the commands, and ``terminal``, what the terminal
 shows) is the only one that prints, and the only one that turns ``SnisweepError`` into exit
@@ -23,6 +23,7 @@ import anyio
 
 from snisweep import __version__
 from snisweep.cli import interrupts_held
+from snisweep.cli.completion import SHELLS, completion_script
 from snisweep.cli.terminal import (
     ProgressBar,
     TableFormat,
@@ -53,6 +54,7 @@ from snisweep.lists.load import (
 )
 from snisweep.lists.proxies import check_proxy, proxy_from_environment
 from snisweep.lists.rules import check_tls_range, check_tls_version
+from snisweep.lists.schema import schema_text
 from snisweep.model import TLSVersion, Verdict
 from snisweep.report.writers import Format, format_for, refuse_overwriting, writer_for
 from snisweep.run.scheduler import Limits
@@ -275,6 +277,15 @@ def _parser() -> argparse.ArgumentParser:
         help="table (fitted to the terminal) or markdown (default table)",
     )
     show.set_defaults(command="show", run=_run_show)
+
+    schema = commands.add_parser(
+        "schema", help="print the JSON Schema of YAML endpoint lists, for editors"
+    )
+    schema.set_defaults(command="schema", run=_run_schema)
+
+    completion = commands.add_parser("completion", help="print a bash or zsh completion script")
+    completion.add_argument("shell", choices=SHELLS, help="bash or zsh")
+    completion.set_defaults(command="completion", run=_run_completion)
 
     lab = commands.add_parser(
         "lab", help="run the embedded lab servers in the foreground and print a YAML to scan them"
@@ -731,6 +742,16 @@ async def _serve_lab(config_yaml: str) -> None:
         )
         async for _ in signals:
             return
+
+
+def _run_schema(args: argparse.Namespace) -> int:
+    sys.stdout.write(schema_text())
+    return EXIT_OK
+
+
+def _run_completion(args: argparse.Namespace) -> int:
+    sys.stdout.write(completion_script(_parser(), args.shell))
+    return EXIT_OK
 
 
 def _warn(text: str) -> None:
