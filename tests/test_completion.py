@@ -159,7 +159,7 @@ VERDICTS = {v.value for v in Verdict}
 @pytest.mark.parametrize(
     ("words", "expected"),
     [
-        pytest.param(["sc"], {"scan"}, id="command"),
+        pytest.param(["sc"], {"scan", "schema"}, id="command"),
         pytest.param(["v"], {"validate"}, id="validate"),
         pytest.param(["scan", ""], LISTS, id="scan-lists"),
         pytest.param(["scan", "a.yaml", ""], LISTS, id="scan-more-lists"),

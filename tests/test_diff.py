@@ -584,7 +584,9 @@ def test_a_lone_surrogate_is_a_malformed_row(tmp_path: Path) -> None:
     bad.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as raised:
         diff(str(good), str(bad))
-    assert str(raised.value) == (f"{bad}:1: malformed row: host, address or sni is not valid text")
+    assert str(raised.value) == (
+        f"{bad}:1: malformed row: host: text with a lone surrogate (\\ud800-\\udfff escape)"
+    )
 
 
 def test_standard_input_is_a_usage_error(tmp_path: Path) -> None:
