@@ -191,7 +191,9 @@ def test_interrupt_leaves_complete_rows(lab: Lab, tmp_path: Path, signum: int) -
     rows = read_csv(report)
     assert len(rows) == len(fast)
     assert {r["host"] for r in rows} == {e["host"] for e in fast}
-    assert "interrupted" in stderr
+    # Recognisably partial: N of M, and how to go on.
+    assert f"the report holds {len(fast)} of {len(fast) + len(slow)} endpoint(s)" in stderr
+    assert "--resume" in stderr
 
 
 def test_demo_shows_every_verdict(tmp_path: Path) -> None:
@@ -722,3 +724,35 @@ def test_schema_and_completion_commands() -> None:
         assert script.returncode == 0, script.stderr
         assert "scan" in script.stdout
         assert "--tls-min" in script.stdout
+
+
+def test_resume_scans_only_what_is_missing(lab: Lab, lab_yaml: Path, tmp_path: Path) -> None:
+    report = tmp_path / "r.csv"
+    assert snisweep("scan", str(lab_yaml), "-o", str(report)).returncode == 0
+    whole = report.read_bytes().splitlines(keepends=True)
+    # As an interrupted scan leaves it: the header, some rows, and half a row.
+    report.write_bytes(b"".join(whole[:6]) + whole[6][:40])
+    result = snisweep("scan", str(lab_yaml), "-o", str(report), "--resume")
+    assert result.returncode == 0, result.stderr
+    assert "the last row was cut short; it is scanned again" in result.stderr
+    assert "resumed: 5 endpoint(s) were in the report already" in result.stderr
+    rows = read_csv(report)
+    assert len(rows) == len(lab.scenarios)
+    assert len({(r["host"], r["port"], r["address"], r["sni"]) for r in rows}) == len(rows)
+    assert report.read_text(encoding="utf-8").count("host,port,address") == 1
+    again = snisweep("scan", str(lab_yaml), "-o", str(report), "--resume")
+    assert again.returncode == 0
+    assert "were in the report already, 0 scanned now" in again.stderr
+    assert len(read_csv(report)) == len(lab.scenarios)
+
+
+def test_resume_refuses_a_report_of_other_lists(lab: Lab, lab_yaml: Path, tmp_path: Path) -> None:
+    report = tmp_path / "r.csv"
+    assert snisweep("scan", str(lab_yaml), "-o", str(report)).returncode == 0
+    before = report.read_bytes()
+    other = tmp_path / "other.yaml"
+    other.write_text("endpoints:\n  - elsewhere.example:443\n", encoding="utf-8")
+    result = snisweep("scan", str(other), "-o", str(report), "--resume")
+    assert result.returncode == 2
+    assert "is not in the endpoint lists" in result.stderr
+    assert report.read_bytes() == before

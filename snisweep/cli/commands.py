@@ -17,7 +17,7 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import anyio
 
@@ -55,7 +55,8 @@ from snisweep.lists.load import (
 from snisweep.lists.proxies import check_proxy, proxy_from_environment
 from snisweep.lists.rules import check_tls_range, check_tls_version
 from snisweep.lists.schema import schema_text
-from snisweep.model import TLSVersion, Verdict
+from snisweep.model import Endpoint, TLSVersion, Verdict
+from snisweep.report.resume import prepare as prepare_resume
 from snisweep.report.writers import Format, format_for, refuse_overwriting, writer_for
 from snisweep.run.scheduler import Limits
 from snisweep.run.session import (
@@ -196,6 +197,12 @@ def _parser() -> argparse.ArgumentParser:
         help="no HTTP check: stop each probe at the handshake, for every endpoint",
     )
     _add_network_options(scan)
+    scan.add_argument(
+        "--resume",
+        action="store_true",
+        help="scan again into the same -o file: the endpoints that already have a complete row "
+        "are skipped, the rest appended (refused for a report of other lists or another version)",
+    )
     scan.add_argument(
         "--excel-csv",
         action="store_true",
@@ -561,16 +568,27 @@ def _run_scan(args: argparse.Namespace) -> int:
             "(--allow-empty scans them anyway, and exits 0)"
         )
     refuse_overwriting(args.output, endpoints.files, "the endpoint lists")
-    writer = writer_for(args.output, fmt, excel=args.excel_csv)
+    resume = prepare_resume(args.output, fmt, endpoints) if args.resume else None
+    todo: Iterable[Endpoint] = endpoints
+    left, listed = endpoints.count, endpoints.count
+    if resume is not None:
+        if resume.dropped is not None:
+            _warn(
+                f"{args.output}:{resume.dropped}: the last row was cut short; it is scanned again"
+            )
+        remaining = resume.remaining(endpoints)
+        todo, left = remaining, remaining.count
+    appending = resume.appending if resume is not None else None
+    writer = writer_for(args.output, fmt, excel=args.excel_csv, appending=appending)
     limits = Limits(concurrency=args.concurrency, per_host=args.per_host, rate=args.rate)
     show_progress = not (args.quiet or args.no_progress) and sys.stderr.isatty()
     progress = (
-        ProgressBar(endpoints.count, report_on_terminal=report_on_terminal(args.output))
+        ProgressBar(left, report_on_terminal=report_on_terminal(args.output))
         if show_progress
         else None
     )
     job = Job(
-        endpoints,
+        todo,
         limits,
         _label(shard),
         progress,
@@ -580,7 +598,7 @@ def _run_scan(args: argparse.Namespace) -> int:
         expiring_within=args.expiring_within,
         fail_on=args.fail_on,
     )
-    processes = min(worker_count(args.workers, endpoints.count), limits.concurrency)
+    processes = min(worker_count(args.workers, left), limits.concurrency)
     try:
         if processes > 1:
             outcome = scan_in_workers(job, processes, writer, _warn)
@@ -588,11 +606,22 @@ def _run_scan(args: argparse.Namespace) -> int:
             outcome = run_async(scan_to_report, job, writer)
     except ConfigError as exc:
         raise list_changed(exc) from exc
+    done_before = resume.endpoints if resume is not None else 0
     if not args.quiet:
         err(summary(outcome, writer.name))
+        if resume is not None:
+            err(
+                f"snisweep: resumed: {done_before} endpoint(s) were in the report already, "
+                f"{left} scanned now"
+            )
         _say_what_was_watched(outcome, args)
     if outcome.interrupted:
-        err("snisweep: interrupted; the report holds every row completed so far")
+        # Rows count endpoints (but for --all-addresses, one row per address).
+        holds = min(done_before + outcome.tally.total, listed)
+        err(
+            f"snisweep: interrupted; the report holds {holds} of {listed} endpoint(s), every row "
+            "complete; --resume with the same lists and -o scans the rest"
+        )
         return EXIT_INTERRUPTED
     if any(outcome.tally.verdicts[verdict] for verdict in args.fail_on):
         return EXIT_FAIL_ON

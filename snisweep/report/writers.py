@@ -16,6 +16,11 @@ table of file name suffixes and formats (``SUFFIXES``; ``snisweep.report.readers
 too), the format a path is written in (``format_for``: its suffix, or ``--format``; any other
 suffix is refused rather than guessed), and the refusal of a report path that is one of the
 command's inputs (``refuse_overwriting``).
+
+A report can also be gone on with (``--resume``, see ``snisweep.report.resume``): given an
+``Appending``, the writer opens the existing file, cuts it back to its whole rows (a last row
+cut short is dropped), and appends rows after them, with no second header (nor byte order
+mark), in the cell separator the file was written with, as durably as a fresh report.
 """
 
 from __future__ import annotations
@@ -243,16 +248,38 @@ class ReportSink(RecordSink, Protocol):
         ...
 
 
-def writer_for(path: str, fmt: Format, *, excel: bool = False) -> ReportSink:
+@dataclass(frozen=True, slots=True)
+class Appending:
+    """Where and how rows are appended to an existing report (``--resume``): its whole rows
+    end at byte ``at`` (whatever follows, a last row cut short, is cut off); ``size`` is how
+    long the file was when it was read, so that a file changed since is not written over;
+    ``delimiter`` is the CSV cell separator of the rows kept (None: no CSV header was kept, so
+    the writer's own). ``at`` 0 is a report started afresh: its header is written."""
+
+    at: int
+    size: int
+    delimiter: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.at <= self.size:
+            raise ValueError(f"appending at {self.at} of a file of {self.size} bytes")
+
+
+def writer_for(
+    path: str, fmt: Format, *, excel: bool = False, appending: Appending | None = None
+) -> ReportSink:
     """The writer of a report in ``fmt`` at ``path`` (``-``: standard output, not for a
     workbook). ``excel``: CSV for a spreadsheet (a byte order mark, the user's list separator).
-    Raises ``UsageError`` when ``excel`` is asked for another format, or when writing a workbook
-    needs XlsxWriter and it is not installed."""
+    ``appending``: go on with the report already at ``path`` (``ReportWriter``). Raises
+    ``UsageError`` when ``excel`` is asked for another format, when writing a workbook needs
+    XlsxWriter and it is not installed, and for appending to a workbook or standard output."""
     if excel and fmt is not Format.CSV:
         raise UsageError(f"-o {path} is written as {fmt}: CSV for Excel applies to CSV only")
+    if appending is not None and fmt is Format.XLSX:
+        raise UsageError(f"-o {path}: a workbook cannot be appended to; resume into CSV or JSONL")
     if fmt is Format.XLSX:
         return WorkbookWriter(path)
-    return ReportWriter(path, fmt, excel=excel)
+    return ReportWriter(path, fmt, excel=excel, appending=appending)
 
 
 class ReportWriter:
@@ -265,14 +292,30 @@ class ReportWriter:
     row, up to the first row that does not fit: the report keeps every whole row that fits, and
     never ends in half a row. (Standard output cannot be cut back: a pipe's reader has what it
     has read.)
+
+    With ``appending`` the file is not created afresh: it is opened for appending (created if
+    missing), checked to be as long as when it was read, cut back to ``appending.at`` (its
+    whole rows), and the rows follow, in the cell separator of those kept; the header (with
+    its byte order mark, for ``excel``) is written only when nothing was kept. A failed write
+    cuts it back to its whole rows, old and new, as in a fresh report.
     """
 
-    def __init__(self, path: str, fmt: Format, *, excel: bool = False) -> None:
+    def __init__(
+        self, path: str, fmt: Format, *, excel: bool = False, appending: Appending | None = None
+    ) -> None:
         if fmt is Format.XLSX:
             # Until every caller asks ``writer_for``: a message, not JSON under a .xlsx name.
             raise UsageError(f"-o {path}: this command writes CSV or JSONL, not a workbook")
+        if appending is not None and path == "-":
+            raise UsageError("standard output cannot be appended to: give -o FILE")
         self.path = path
-        self._encoder = encoder_for(fmt, excel=excel)
+        delimiter = appending.delimiter if appending is not None else None
+        self._encoder: Encoder
+        if fmt is Format.CSV and delimiter is not None:
+            self._encoder = CSVEncoder(delimiter, bom=excel)
+        else:
+            self._encoder = encoder_for(fmt, excel=excel)
+        self._appending = appending
         self._file: Any = None
         self._complete = 0  # bytes of whole rows written so far
         self._failed = False
@@ -282,17 +325,37 @@ class ReportWriter:
         return "standard output" if self.path == "-" else self.path
 
     async def open(self) -> None:
+        appending = self._appending
         try:
             if self.path == "-":
                 self._file = aiofiles.stdout_bytes
+            elif appending is not None:
+                self._file = await aiofiles.open(self.path, "ab", buffering=0)
             else:
                 self._file = await aiofiles.open(self.path, "wb", buffering=0)
         except OSError as exc:
             raise self._failure(exc) from exc
         try:
-            await self._write(self._encoder.header())
+            if appending is not None:
+                await self._cut_back_to(appending)
+            if not self._complete:
+                await self._write(self._encoder.header())
         except OSError as exc:
             raise self._failure(exc) from exc
+
+    async def _cut_back_to(self, appending: Appending) -> None:
+        """Drop what follows the whole rows kept; writes go to the end (the file is opened
+        for appending), which is then where they end."""
+        size = await self._file.seek(0, os.SEEK_END)
+        if size != appending.size:
+            self._failed = True
+            raise OutputError(
+                f"cannot append to {self.name}: it changed since it was read ({appending.size} "
+                f"bytes then, {size} now); nothing was written to it"
+            )
+        if size != appending.at:
+            await self._file.truncate(appending.at)
+        self._complete = appending.at
 
     async def write(self, records: Sequence[Record]) -> None:
         try:
