@@ -1,4 +1,5 @@
-"""Reports: rows written as CSV or JSONL (``writers``, aiofiles, streamed and flushed), read back
-(``readers``, their inverse), and merged (``merge``). Does file I/O in ``writers`` and ``merge``;
-``readers`` is pure.
+"""Reports: rows written as CSV, JSONL (``writers``, aiofiles, streamed and flushed) or a
+workbook (``xlsx``), read back (``readers``, their inverse), merged (``merge``), compared
+(``diff``) and resumed (``resume``: what a report already holds). Does file I/O, but for
+``readers``, which is pure.
 """
