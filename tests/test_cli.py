@@ -756,3 +756,62 @@ def test_resume_refuses_a_report_of_other_lists(lab: Lab, lab_yaml: Path, tmp_pa
     assert result.returncode == 2
     assert "is not in the endpoint lists" in result.stderr
     assert report.read_bytes() == before
+
+
+def _under_a_terminal(args: list[str], *, report_on_tty: bool) -> tuple[int, str]:
+    """Run snisweep with standard error (and, with ``report_on_tty``, standard output) on a
+    real pseudo-terminal of 60 columns; what the terminal got."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 60, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "snisweep", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=slave if report_on_tty else subprocess.DEVNULL,
+        stderr=slave,
+        env={**os.environ, "TERM": "xterm", "COLUMNS": "60"},
+    )
+    os.close(slave)
+    seen = bytearray()
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: every writer closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    return process.wait(timeout=60), seen.decode("utf-8", "replace")
+
+
+def test_the_progress_bar_on_a_real_terminal(lab: Lab, tmp_path: Path) -> None:
+    # Slow endpoints (a silent server, 1 s each) so that the bar is drawn a few times.
+    silent = lab.scenario("silent")
+    endpoints = [
+        {"host": f"s{i}.lab.test", "address": "127.0.0.1", "port": silent.port} for i in range(6)
+    ]
+    config = tmp_path / "slow.yaml"
+    config.write_text(
+        yaml.safe_dump({"defaults": {"timeout": 1, "retries": 0}, "endpoints": endpoints})
+    )
+    report = tmp_path / "r.csv"
+    code, terminal = _under_a_terminal(
+        ["scan", str(config), "-o", str(report), "--concurrency", "2"], report_on_tty=False
+    )
+    assert code == 0, terminal
+    assert "/6" in terminal  # the bar: done of the total
+    assert "\x1b[" in terminal  # redrawn in place
+    assert "snisweep: 6 endpoint(s) in" in terminal
+    assert "\x1b" not in report.read_text(encoding="utf-8")  # the report never gets any of it
+    # The report on the same terminal: no bar at all, only rows and the summary.
+    code, terminal = _under_a_terminal(
+        ["scan", str(config), "--concurrency", "2"], report_on_tty=True
+    )
+    assert code == 0
+    assert terminal.startswith("host,port,address")
+    assert "\x1b[" not in terminal
