@@ -21,8 +21,7 @@ import snisweep.report.readers
 from snisweep.cli import main
 from snisweep.core.record import COLUMNS, Record
 from snisweep.model import Reason, Verdict
-from snisweep.report.merge import ROWS_SHOWN_PER_REPORT
-from snisweep.report.readers import Flaw, Row, detect_format, parse_report
+from snisweep.report.readers import ROWS_SHOWN_PER_REPORT, Flaw, Row, detect_format, parse_report
 from snisweep.report.writers import CSVEncoder, Format, JSONLEncoder, ReportWriter, format_for
 
 HEADER = ",".join(COLUMNS) + "\r\n"

@@ -50,8 +50,7 @@ from snisweep.core.certs import printable
 from snisweep.core.record import Cell, Record
 from snisweep.errors import ConfigError, Problem, SnisweepError, UsageError, cannot_read
 from snisweep.model import Reason, Verdict, endpoint_digest
-from snisweep.report.merge import ROWS_SHOWN_PER_REPORT
-from snisweep.report.readers import Flaw, Row, detect_format, parse_report
+from snisweep.report.readers import Complaints, Flaw, Row, detect_format, parse_report
 from snisweep.report.writers import Format, csv_cell, json_value
 
 __all__ = [
@@ -315,35 +314,17 @@ def _survey(path: str) -> _Survey:
 
 
 def _survey_rows(survey: _Survey, entries: Iterable[Row | Flaw]) -> None:
-    shown = hidden = 0
-
-    def complain(line: int, message: str) -> None:
-        nonlocal shown, hidden
-        if shown < ROWS_SHOWN_PER_REPORT:
-            survey.problems.append(Problem(survey.path, line, message))
-            shown += 1
-        else:
-            hidden += 1
-
+    complaints = Complaints(survey.path, survey.problems)
     for entry in entries:
         match entry:
-            case Flaw(line=line, message=message, fatal=True):
-                survey.problems.append(Problem(survey.path, line, message))
-            case Flaw(line=line, message=message):
-                complain(line, message)
-            case Row(line=line, record=record):
-                try:
-                    group = _group(record)
-                except UnicodeEncodeError:  # a lone surrogate, which JSON can spell
-                    complain(line, "malformed row: host, address or sni is not valid text")
-                    continue
+            case Flaw():
+                complaints.flaw(entry)
+            case Row(record=record):
+                group = _group(record)  # the readers refuse what cannot be encoded
                 survey.rows += 1
                 if _add(survey.groups, group, _summarise(record)):
                     survey.repeated += 1
-    if hidden:
-        survey.problems.append(
-            Problem(survey.path, None, f"{hidden} more problem(s) in this report not shown")
-        )
+    complaints.close()
 
 
 def _add(groups: dict[bytes, _Rows], group: bytes, summary: int) -> bool:

@@ -29,11 +29,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from snisweep.core.certs import printable
 from snisweep.core.record import Record
 from snisweep.errors import ConfigError, Problem, SnisweepError, UsageError, cannot_read
 from snisweep.model import endpoint_digest
-from snisweep.report.readers import Flaw, Row, detect_format, parse_report, shard_of
+from snisweep.report.readers import (
+    Complaints,
+    Flaw,
+    Row,
+    describe,
+    detect_format,
+    parse_report,
+    shard_of,
+)
 from snisweep.report.writers import (
     Format,
     ReportSink,
@@ -46,7 +53,6 @@ from snisweep.run.shard import Shard
 
 #: Problems about single rows shown per report; a report that is wrong throughout would
 #: otherwise print one line per row. The rest are counted.
-ROWS_SHOWN_PER_REPORT: Final = 20
 
 _BATCH: Final = 1000
 
@@ -83,15 +89,6 @@ def _endpoint_key(record: Record) -> bytes:
     return endpoint_digest(record.host, record.port, record.address, record.sni)
 
 
-def _describe(record: Record) -> str:
-    text = f"{record.host}:{record.port}"
-    if record.sni and record.sni != record.host:
-        text += f" (sni {record.sni})"
-    if record.address and record.address != record.host:
-        text += f" at {record.address}"
-    return printable(text, 120)
-
-
 def _survey(paths: Sequence[str]) -> _Survey:
     survey = _Survey()
     seen: dict[tuple[int, int], str] = {}
@@ -119,22 +116,11 @@ def _survey(paths: Sequence[str]) -> _Survey:
 
 def _survey_report(survey: _Survey, report: _Report, entries: Iterable[Row | Flaw]) -> None:
     index = len(survey.reports)
-    shown = hidden = 0
-
-    def complain(line: int, message: str) -> None:
-        nonlocal shown, hidden
-        if shown < ROWS_SHOWN_PER_REPORT:
-            survey.problems.append(Problem(report.path, line, message))
-            shown += 1
-        else:
-            hidden += 1
-
+    complaints = Complaints(report.path, survey.problems)
     for entry in entries:
         match entry:
-            case Flaw(line=line, message=message, fatal=True):
-                survey.problems.append(Problem(report.path, line, message))
-            case Flaw(line=line, message=message):
-                complain(line, message)
+            case Flaw():
+                complaints.flaw(entry)
             case Row(line=line, record=record):
                 report.rows += 1
                 shard = shard_of(record.shard)
@@ -148,15 +134,12 @@ def _survey_report(survey: _Survey, report: _Report, entries: Iterable[Row | Fla
                 # entries may meet at one address); across reports it is an overlap.
                 if place >> 32 != index:
                     other = survey.reports[place >> 32].path
-                    complain(
+                    complaints.row(
                         line,
-                        f"{_describe(record)} is also in {other}:{place & 0xFFFFFFFF}: "
+                        f"{describe(record)} is also in {other}:{place & 0xFFFFFFFF}: "
                         "the reports overlap",
                     )
-    if hidden:
-        survey.problems.append(
-            Problem(report.path, None, f"{hidden} more problem(s) in this report not shown")
-        )
+    complaints.close()
 
 
 @dataclass(frozen=True, slots=True)

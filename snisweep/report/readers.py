@@ -24,8 +24,9 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any, Final
 
+from snisweep.core.certs import printable
 from snisweep.core.record import COLUMNS, Record
-from snisweep.errors import UsageError
+from snisweep.errors import Problem, UsageError
 from snisweep.report.writers import Format, csv_cell, format_by_name
 from snisweep.run.shard import Shard, parse_shard
 
@@ -81,6 +82,50 @@ class Flaw:
     line: int
     message: str
     fatal: bool = False
+
+
+#: Problems of rows listed per report; the rest are counted in one more line.
+ROWS_SHOWN_PER_REPORT: Final = 20
+
+
+class Complaints:
+    """The problems found in one report, for ``merge``, ``diff`` and ``--resume``: a fatal flaw
+    always, row problems up to ``ROWS_SHOWN_PER_REPORT``, then a count of the rest (``close``)."""
+
+    def __init__(self, path: str, problems: list[Problem]) -> None:
+        self._path = path
+        self._problems = problems
+        self._shown = self._hidden = 0
+
+    def fatal(self, line: int | None, message: str) -> None:
+        self._problems.append(Problem(self._path, line, message))
+
+    def row(self, line: int, message: str) -> None:
+        if self._shown < ROWS_SHOWN_PER_REPORT:
+            self._problems.append(Problem(self._path, line, message))
+            self._shown += 1
+        else:
+            self._hidden += 1
+
+    def flaw(self, flaw: Flaw) -> None:
+        if flaw.fatal:
+            self.fatal(flaw.line, flaw.message)
+        else:
+            self.row(flaw.line, flaw.message)
+
+    def close(self) -> None:
+        if self._hidden:
+            self.fatal(None, f"{self._hidden} more problem(s) in this report not shown")
+
+
+def describe(record: Record) -> str:
+    """How a message names the endpoint of a row: ``host:port (sni NAME) at ADDRESS``."""
+    text = f"{record.host}:{record.port}"
+    if record.sni and record.sni != record.host:
+        text += f" (sni {record.sni})"
+    if record.address and record.address != record.host:
+        text += f" at {record.address}"
+    return printable(text, 120)
 
 
 def detect_format(path: str, start: bytes) -> Format:

@@ -60,11 +60,10 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import BinaryIO, Final, Protocol
 
-from snisweep.core.certs import printable
 from snisweep.core.record import COLUMNS, Record
 from snisweep.errors import OutputError, UsageError, cannot_read
 from snisweep.model import Endpoint, endpoint_digest
-from snisweep.report.readers import Flaw, Row, detect_format, parse_report
+from snisweep.report.readers import Flaw, Row, describe, detect_format, parse_report
 from snisweep.report.writers import Appending, Format
 
 __all__ = ["Endpoints", "Remaining", "Resume", "prepare"]
@@ -409,15 +408,6 @@ class _Matching:
     def _stranger(self, line: int, record: Record) -> UsageError:
         shard = f" (or another --shard: the row is of shard {record.shard})" if record.shard else ""
         return UsageError(
-            f"{self._path}:{line}: {_describe(record)} is not in the endpoint lists: this report "
+            f"{self._path}:{line}: {describe(record)} is not in the endpoint lists: this report "
             f"came from other lists{shard}; --resume needs the same lists (or another -o)"
         )
-
-
-def _describe(record: Record) -> str:
-    text = f"{record.host}:{record.port}"
-    if record.sni and record.sni != record.host:
-        text += f" (sni {record.sni})"
-    if record.address and record.address != record.host:
-        text += f" at {record.address}"
-    return printable(text, 120)
