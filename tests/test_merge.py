@@ -727,3 +727,25 @@ def test_a_lone_surrogate_in_a_jsonl_report_is_a_flaw_of_its_row(tmp_path: Path)
         (flaw,) = list(parse_report(io.BytesIO(text.encode()), Format.JSONL))
         assert isinstance(flaw, Flaw)
         assert "lone surrogate" in flaw.message
+
+
+@pytest.mark.parametrize("fmt", [Format.CSV, Format.JSONL])
+def test_a_report_of_an_earlier_version_reads_with_empty_new_columns(fmt: Format) -> None:
+    # Columns are only ever appended: a report from before `advice`, `proxy`, ... still reads
+    # (merge, diff, show), the columns it lacks empty; --resume reads only this version's.
+    rows = [record("a.example.com", warnings=(), advice="")]
+    width = COLUMNS.index("sni_http_status")  # a report of 0.1: up to `shard`
+    if fmt is Format.CSV:
+        text = ",".join(COLUMNS[:width]) + "\r\n"
+        text += CSVEncoder().rows(rows).split("\r\n")[0].rsplit(",", len(COLUMNS) - width)[0]
+        text += "\r\n"
+    else:
+        full = json.loads(JSONLEncoder().rows(rows))
+        text = json.dumps({column: full[column] for column in COLUMNS[:width]}) + "\n"
+    data = text.encode()
+    (item,) = list(parse_report(io.BytesIO(data), fmt, earlier=True))
+    assert isinstance(item, Row), item
+    assert item.record == dataclasses.replace(rows[0], sni_http_status=None, nosni_http_status=None)
+    (strict,) = list(parse_report(io.BytesIO(data), fmt))
+    assert isinstance(strict, Flaw)
+    assert "another snisweep version" in strict.message

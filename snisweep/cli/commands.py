@@ -702,7 +702,7 @@ def _run_show(args: argparse.Namespace) -> int:
     try:
         with open(path, "rb") as file:
             fmt = detect_format(path, file.peek(4)[:4])
-            for item in parse_report(file, fmt):
+            for item in parse_report(file, fmt, earlier=True):
                 if isinstance(item, Flaw):
                     problems.append(Problem(path, item.line, item.message))
                 elif not args.only or item.record.verdict in args.only:

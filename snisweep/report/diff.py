@@ -307,7 +307,7 @@ def _survey(path: str) -> _Survey:
             status = os.fstat(file.fileno())
             survey.fmt = detect_format(path, file.peek(4)[:4])
             survey.stamp = (status.st_size, status.st_mtime_ns)
-            _survey_rows(survey, parse_report(file, survey.fmt))
+            _survey_rows(survey, parse_report(file, survey.fmt, earlier=True))
         except OSError as exc:  # a directory, or a disk that fails while reading
             survey.problems.append(Problem(path, None, cannot_read(exc)))
     return survey
@@ -436,7 +436,7 @@ def _read_wanted(survey: _Survey, wanted: dict[bytes, set[int]]) -> dict[tuple[b
             status = os.fstat(file.fileno())
             if (status.st_size, status.st_mtime_ns) != survey.stamp:
                 raise _changed(survey.path)
-            for entry in parse_report(file, survey.fmt):
+            for entry in parse_report(file, survey.fmt, earlier=True):
                 if isinstance(entry, Flaw):
                     raise _changed(f"{survey.path}:{entry.line}")
                 record = entry.record

@@ -109,7 +109,7 @@ def _survey(paths: Sequence[str]) -> _Survey:
             seen[identity] = path
             fmt = detect_format(path, file.peek(4)[:4])
             report = _Report(path, fmt, (status.st_size, status.st_mtime_ns))
-            _survey_report(survey, report, parse_report(file, fmt))
+            _survey_report(survey, report, parse_report(file, fmt, earlier=True))
             survey.reports.append(report)
     return survey
 
@@ -305,7 +305,7 @@ def _read_again(report: _Report, output: str) -> Iterator[list[Record]]:
             raise _changed(report.path, output)
         batch: list[Record] = []
         rows = 0
-        for entry in parse_report(file, report.fmt):
+        for entry in parse_report(file, report.fmt, earlier=True):
             if isinstance(entry, Flaw):
                 raise _changed(f"{report.path}:{entry.line}", output)
             batch.append(entry.record)

@@ -137,16 +137,41 @@ def detect_format(path: str, start: bytes) -> Format:
     return Format.JSONL if start.removeprefix(codecs.BOM_UTF8).startswith(b"{") else Format.CSV
 
 
-def parse_report(lines: Iterable[bytes], fmt: Format) -> Iterator[Row | Flaw]:
+def parse_report(
+    lines: Iterable[bytes], fmt: Format, *, earlier: bool = False
+) -> Iterator[Row | Flaw]:
     """The rows of a report given as its lines of bytes (a binary file), or the flaws of those
-    that cannot be read back. After a fatal flaw nothing more is read."""
+    that cannot be read back. After a fatal flaw nothing more is read.
+
+    ``earlier``: a report of an earlier version is read too. Columns are only ever appended
+    (the contract), so such a report has this version's first columns, at least the contract's
+    own; the columns it lacks read as empty (for ``merge``, ``diff``, ``show``: last night's
+    report from before an upgrade still compares). ``--resume`` appends this version's rows,
+    so it reads only reports of this version."""
     source = _Lines(lines)
     if fmt is Format.XLSX:
         yield Flaw(1, _WORKBOOK, fatal=True)
     elif fmt is Format.CSV:
-        yield from _parse_csv(source)
+        yield from _parse_csv(source, earlier=earlier)
     else:
-        yield from _parse_jsonl(source)
+        yield from _parse_jsonl(source, earlier=earlier)
+
+
+#: The contract's own columns: an earlier report has at least these, first.
+_CONTRACT_WIDTH: Final = COLUMNS.index("scanned_at") + 1
+# What a column an earlier report lacks reads as, in JSON: empty.
+_ABSENT: Final[dict[str, list[str] | str | None]] = {
+    column: [] if kind.base is tuple else "" if kind.base is str and not kind.optional else None
+    for column, kind in _KINDS.items()
+}
+
+
+def _earlier_width(columns: Sequence[str]) -> int | None:
+    """How many of this version's columns a report of an earlier version has, or None."""
+    width = len(columns)
+    if _CONTRACT_WIDTH <= width < len(COLUMNS) and tuple(columns) == COLUMNS[:width]:
+        return width
+    return None
 
 
 class _NotText(Exception):
@@ -184,7 +209,7 @@ _WORKBOOK: Final = (
 _NOT_TEXT: Final = "not UTF-8 text: not a snisweep report"
 
 
-def _parse_csv(lines: _Lines) -> Iterator[Row | Flaw]:
+def _parse_csv(lines: _Lines, *, earlier: bool = False) -> Iterator[Row | Flaw]:
     try:
         first = next(lines, None)
     except _NotText:
@@ -201,10 +226,14 @@ def _parse_csv(lines: _Lines) -> Iterator[Row | Flaw]:
                 yield Flaw(start, _TRUNCATED, fatal=True)
                 return
             if start == 1:
-                flaw = _check_header(cells)
+                width = _earlier_width(cells) if earlier else None
+                flaw = _check_header(cells) if width is None else None
                 if flaw is not None:
                     yield Flaw(1, flaw, fatal=True)
                     return
+                padding = [""] * (len(COLUMNS) - width) if width is not None else []
+            elif padding and len(cells) == width:
+                yield _row_from_csv(start, [*cells, *padding])
             else:
                 yield _row_from_csv(start, cells)
             start = lines.number + 1
@@ -308,23 +337,23 @@ def _member(members: dict[str, Any], value: object) -> Any:
     raise ValueError(f"not a known value: {show(value)}")
 
 
-def _parse_jsonl(lines: _Lines) -> Iterator[Row | Flaw]:
+def _parse_jsonl(lines: _Lines, *, earlier: bool = False) -> Iterator[Row | Flaw]:
     try:
         for text in lines:
             if not lines.terminated:
                 yield Flaw(lines.number, _TRUNCATED, fatal=True)
                 return
             if lines.number == 1:
-                flaw = _check_first_object(text)
+                flaw = _check_first_object(text, earlier=earlier)
                 if flaw is not None:
                     yield Flaw(1, flaw, fatal=True)
                     return
-            yield _row_from_json(lines.number, text)
+            yield _row_from_json(lines.number, text, earlier=earlier)
     except _NotText:
         yield Flaw(lines.number, _NOT_TEXT, fatal=True)
 
 
-def _check_first_object(text: str) -> str | None:
+def _check_first_object(text: str, *, earlier: bool = False) -> str | None:
     """Whether a JSONL file's first line says it is a report of this version (its later lines
     then get messages about themselves)."""
     try:
@@ -333,7 +362,7 @@ def _check_first_object(text: str) -> str | None:
         obj = None
     if not (isinstance(obj, dict) and obj.keys() >= _SIGNATURE):
         return "not a snisweep report: the first line is not a JSON object with the report's keys"
-    if obj.keys() != _COLUMN_SET:
+    if obj.keys() != _COLUMN_SET and not (earlier and _earlier_width(list(obj)) is not None):
         return "a report of another snisweep version: " + _compare_columns(obj)
     return None
 
@@ -353,7 +382,7 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _row_from_json(line: int, text: str) -> Row | Flaw:
+def _row_from_json(line: int, text: str, *, earlier: bool = False) -> Row | Flaw:
     try:
         obj = _load_json(text)
     except ValueError as exc:  # json.JSONDecodeError is a ValueError
@@ -361,7 +390,10 @@ def _row_from_json(line: int, text: str) -> Row | Flaw:
     if not isinstance(obj, dict):
         return Flaw(line, "malformed row: not a JSON object")
     if obj.keys() != _COLUMN_SET:
-        return Flaw(line, "malformed row: " + _compare_columns(obj))
+        width = _earlier_width(list(obj)) if earlier else None
+        if width is None:
+            return Flaw(line, "malformed row: " + _compare_columns(obj))
+        obj.update((column, _ABSENT[column]) for column in COLUMNS[width:])
     values: dict[str, Any] = {}
     errors: list[str] = []
     for column, read in _JSON_READERS:
