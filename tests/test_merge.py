@@ -342,9 +342,16 @@ BAD_FILES: list[tuple[str, str | bytes, str]] = [
     ("bad.csv", SIMPLE, "bad.csv:1: not a snisweep report: the first line is not"),
     (
         "bad.csv",
+        # An earlier version's header reads (its missing columns empty), but not a row of
+        # this version's width under it.
         OLD_VERSION_HEADER + SIMPLE,
+        f"bad.csv:2: malformed row: {len(COLUMNS)} cells instead of {COLUMNS.index('shard') + 1}",
+    ),
+    (
+        "bad.csv",
+        ",".join(COLUMNS[: COLUMNS.index("scanned_at")]) + "\r\n" + SIMPLE,
         "bad.csv:1: a report of another snisweep version: its columns differ from this "
-        "version's: missing sni_http_status, nosni_http_status, warnings",
+        "version's: missing scanned_at, shard",
     ),
     (
         "bad.csv",

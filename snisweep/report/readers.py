@@ -232,8 +232,11 @@ def _parse_csv(lines: _Lines, *, earlier: bool = False) -> Iterator[Row | Flaw]:
                     yield Flaw(1, flaw, fatal=True)
                     return
                 padding = [""] * (len(COLUMNS) - width) if width is not None else []
-            elif padding and len(cells) == width:
-                yield _row_from_csv(start, [*cells, *padding])
+            elif padding:  # a report of an earlier version: its own width, then empty
+                if len(cells) != width:
+                    yield Flaw(start, f"malformed row: {len(cells)} cells instead of {width}")
+                else:
+                    yield _row_from_csv(start, [*cells, *padding])
             else:
                 yield _row_from_csv(start, cells)
             start = lines.number + 1
