@@ -55,7 +55,7 @@ _YIELD_EVERY = 64  # endpoints started in a row before the scheduler lets others
 _MAX_DNS_THREADS = 256  # lookups in flight at once, whatever the concurrency
 _NAMES_KEPT = 65_536  # answers kept for names that come back (each a few hundred bytes)
 
-# A probe with SNI that failed so before a TLS byte was sent tries the next address, as a
+# A probe with SNI that failed before a TLS byte was sent tries the next address, as a
 # client does; any later failure is the server's answer at that address.
 _NEXT_ADDRESS = frozenset(
     {FailureKind.CONNECT_REFUSED, FailureKind.CONNECT_TIMEOUT, FailureKind.CONNECT_FAILED}
