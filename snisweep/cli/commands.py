@@ -610,9 +610,10 @@ def _run_scan(args: argparse.Namespace) -> int:
     if not args.quiet:
         err(summary(outcome, writer.name))
         if resume is not None:
+            counts = ", ".join(f"{v.value} {resume.verdicts.get(v, 0)}" for v in Verdict)
             err(
-                f"snisweep: resumed: {done_before} endpoint(s) were in the report already, "
-                f"{left} scanned now"
+                f"snisweep: resumed: {done_before} endpoint(s) were in the report already "
+                f"({counts}), {left} scanned now"
             )
         _say_what_was_watched(outcome, args)
     if outcome.interrupted:
@@ -623,8 +624,9 @@ def _run_scan(args: argparse.Namespace) -> int:
             "complete; --resume with the same lists and -o scans the rest"
         )
         return EXIT_INTERRUPTED
-    if any(outcome.tally.verdicts[verdict] for verdict in args.fail_on):
-        return EXIT_FAIL_ON
+    kept = resume.verdicts if resume is not None else {}
+    if any(outcome.tally.verdicts[verdict] or kept.get(verdict) for verdict in args.fail_on):
+        return EXIT_FAIL_ON  # the rows kept by --resume count too: the report is one
     return EXIT_OK
 
 

@@ -62,7 +62,7 @@ from typing import BinaryIO, Final, Protocol
 
 from snisweep.core.record import COLUMNS, Record
 from snisweep.errors import OutputError, UsageError, cannot_read
-from snisweep.model import Endpoint, endpoint_digest
+from snisweep.model import Endpoint, Verdict, endpoint_digest
 from snisweep.report.readers import Flaw, Row, describe, detect_format, parse_report
 from snisweep.report.writers import Appending, Format
 
@@ -92,7 +92,8 @@ class Resume:
     the rows with ``--all-addresses``); ``keep_bytes``: where those rows end (the header's end
     when there are none; 0 when nothing is kept); ``size``: the file's size when read;
     ``dropped``: the line of a last row cut short, dropped (its endpoint is scanned again);
-    ``delimiter``: the CSV cell separator of the rows kept.
+    ``delimiter``: the CSV cell separator of the rows kept; ``verdicts``: how many rows kept
+    have each verdict (so that ``--fail-on`` judges the whole report, not only this run).
     """
 
     rows: int
@@ -105,6 +106,7 @@ class Resume:
     # identity of (host, port, None, sni) -> how many endpoints under it given an address are
     # done by rows without an address (the first ones in list order)
     unaddressed: Mapping[bytes, int] = field(default_factory=dict, repr=False)
+    verdicts: Mapping[Verdict, int] = field(default_factory=dict)
 
     @classmethod
     def fresh(cls) -> Resume:
@@ -227,9 +229,11 @@ def _prepare(path: str, fmt: Format, file: BinaryIO, endpoints: Endpoints) -> Re
     matching = _Matching(path, endpoints)
     kept = 0
     dropped: int | None = None
+    verdicts: Counter[Verdict] = Counter()
     for entry in itertools.chain([head] if head is not None else [], entries):
         if isinstance(entry, Row):
             matching.add(entry.line, entry.record)
+            verdicts[entry.record.verdict] += 1
             kept = lines.offset
         elif _cut_short(entry, lines, fmt, kept=kept):
             dropped = entry.line
@@ -253,6 +257,7 @@ def _prepare(path: str, fmt: Format, file: BinaryIO, endpoints: Endpoints) -> Re
         delimiter=delimiter,
         done=done,
         unaddressed=unaddressed,
+        verdicts=verdicts,
     )
 
 
