@@ -740,9 +740,7 @@ def test_resume_scans_only_what_is_missing(lab: Lab, lab_yaml: Path, tmp_path: P
     assert len(rows) == len(lab.scenarios)
     assert len({(r["host"], r["port"], r["address"], r["sni"]) for r in rows}) == len(rows)
     assert report.read_text(encoding="utf-8").count("host,port,address") == 1
-    again = snisweep(
-        "scan", str(lab_yaml), "-o", str(report), "--resume", "--fail-on", "required"
-    )
+    again = snisweep("scan", str(lab_yaml), "-o", str(report), "--resume", "--fail-on", "required")
     # Nothing left to scan, but the report holds required rows: --fail-on judges all of it.
     assert again.returncode == 1
     assert "), 0 scanned now" in again.stderr
