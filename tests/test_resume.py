@@ -15,11 +15,12 @@ from typing import Any
 import aiofiles
 import anyio
 import pytest
+from records import REFUSED
 
 from snisweep.core.record import COLUMNS, Record
 from snisweep.errors import OutputError, UsageError
 from snisweep.lists.load import EndpointList, load
-from snisweep.model import Endpoint, Failure, FailureKind, Reason, Verdict
+from snisweep.model import Endpoint, Failure, FailureKind
 from snisweep.report import writers
 from snisweep.report.readers import Row, parse_report
 from snisweep.report.resume import Resume, prepare
@@ -47,35 +48,13 @@ endpoints:
     all_addresses: true
 """
 
-BASE = Record(
+BASE = dataclasses.replace(
+    REFUSED,
     host="",
-    port=443,
     address=None,
     sni=None,
     label='Billing, "SOAP"\nline two',  # a CSV row of two lines
     tags=("nightly",),
-    verdict=Verdict.ERROR,
-    reason=Reason.CONNECT_REFUSED,
-    detail="The probe with SNI failed (connection refused).",
-    sni_tls_version=None,
-    sni_cipher=None,
-    sni_cert_sha256=None,
-    sni_cert_subject=None,
-    sni_cert_issuer=None,
-    sni_cert_sans=None,
-    sni_cert_not_after=None,
-    sni_cert_days_left=None,
-    sni_cert_covers_host=None,
-    sni_error="connect-refused: connection refused",
-    nosni_tls_version=None,
-    nosni_cert_sha256=None,
-    nosni_cert_subject=None,
-    nosni_cert_sans=None,
-    nosni_cert_covers_host=None,
-    nosni_error=None,
-    attempts=1,
-    elapsed_ms=3,
-    scanned_at="2026-11-27T12:00:00Z",
 )
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from records import row
 from rich.cells import cell_len
 
 from snisweep.cli.terminal import (
@@ -275,35 +276,11 @@ def test_progress_bar_clear_without_show_is_harmless() -> None:
 # ---------------------------------------------------------------------------------------------
 # tables
 
-BASE = Record(
-    host="api.example.test",
-    port=443,
-    address="192.0.2.5",
-    sni="api.example.test",
-    label=None,
-    tags=(),
+BASE = row(
     verdict=Verdict.REQUIRED,
     reason=Reason.NOSNI_ALERT_UNRECOGNIZED_NAME,
     detail="",
-    sni_tls_version=None,
-    sni_cipher=None,
-    sni_cert_sha256=None,
-    sni_cert_subject=None,
-    sni_cert_issuer=None,
-    sni_cert_sans=None,
-    sni_cert_not_after=None,
-    sni_cert_days_left=None,
-    sni_cert_covers_host=None,
     sni_error=None,
-    nosni_tls_version=None,
-    nosni_cert_sha256=None,
-    nosni_cert_subject=None,
-    nosni_cert_sans=None,
-    nosni_cert_covers_host=None,
-    nosni_error=None,
-    attempts=1,
-    elapsed_ms=3,
-    scanned_at="2026-11-27T12:00:00Z",
 )
 
 LONG_DETAIL = (

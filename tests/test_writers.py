@@ -15,10 +15,9 @@ from typing import Any
 import aiofiles
 import anyio
 import pytest
+from records import row
 
-from snisweep.core.record import Record
 from snisweep.errors import OutputError, UsageError
-from snisweep.model import Reason, Verdict
 from snisweep.report.readers import Row, parse_report
 from snisweep.report.writers import (
     SUFFIXES,
@@ -34,35 +33,9 @@ from snisweep.report.writers import (
     writer_for,
 )
 
-BASE = Record(
-    host="api.example.test",
-    port=443,
-    address="192.0.2.5",
-    sni="api.example.test",
+BASE = row(
     label='Billing, "SOAP"\nline two',  # a row of more than one line
     tags=("nightly",),
-    verdict=Verdict.ERROR,
-    reason=Reason.CONNECT_REFUSED,
-    detail="The probe with SNI failed (connection refused).",
-    sni_tls_version=None,
-    sni_cipher=None,
-    sni_cert_sha256=None,
-    sni_cert_subject=None,
-    sni_cert_issuer=None,
-    sni_cert_sans=None,
-    sni_cert_not_after=None,
-    sni_cert_days_left=None,
-    sni_cert_covers_host=None,
-    sni_error="connect-refused: connection refused",
-    nosni_tls_version=None,
-    nosni_cert_sha256=None,
-    nosni_cert_subject=None,
-    nosni_cert_sans=None,
-    nosni_cert_covers_host=None,
-    nosni_error=None,
-    attempts=1,
-    elapsed_ms=3,
-    scanned_at="2026-11-27T12:00:00Z",
 )
 RECORDS = [dataclasses.replace(BASE, host=f"h{i}.example.test", elapsed_ms=i) for i in range(20)]
 TEXT_FORMATS = [Format.CSV, Format.JSONL]

@@ -144,7 +144,9 @@ class TLSProber:
             request,
             loop.create_future(),
             tunnel=tunnel,
-            chain=self._chain,
+            # The trust check reads the chain sent with SNI (an IP literal's one probe has none
+            # to send): the probe without SNI of a named endpoint need not copy its chain.
+            chain=self._chain and (server_name is not None or endpoint.sni is None),
         )
         transport: asyncio.BaseTransport | None = None
         with anyio.move_on_after(timeout):
@@ -357,20 +359,26 @@ class _Handshake(asyncio.Protocol):
 
 _READ_SIZE = 4096
 
-# The chain the server sent: public from Python 3.13 (DER bytes); 3.11 and 3.12 have it on the
-# object that SSLObject wraps (certificate objects). Where neither exists, the chain is unknown
-# (None): ``chain-too-long`` is never reported and the trust check says why it was not made.
 _USER_AGENT = f"snisweep/{__version__}"
 
+# The chain the server sent: public from Python 3.13 (DER bytes); 3.11 and 3.12 have it on the
+# object that SSLObject wraps (certificate objects). Where neither exists, the chain is unknown
+# (None): ``chain-too-long`` is never reported and the trust columns stay empty. Which one is
+# chosen once, here: this runs for every probe.
+if hasattr(ssl.SSLObject, "get_unverified_chain"):
 
-def _chain(tls: ssl.SSLObject) -> list[Any] | None:
-    get_chain = getattr(tls, "get_unverified_chain", None)
-    if get_chain is None:
+    def _chain(tls: ssl.SSLObject) -> list[Any] | None:
+        chain: list[Any] | None = tls.get_unverified_chain()  # type: ignore[attr-defined,unused-ignore]
+        return chain
+
+else:
+
+    def _chain(tls: ssl.SSLObject) -> list[Any] | None:
         get_chain = getattr(getattr(tls, "_sslobj", None), "get_unverified_chain", None)
-    if get_chain is None:
-        return None
-    chain: list[Any] | None = get_chain()
-    return chain
+        if get_chain is None:
+            return None
+        chain: list[Any] | None = get_chain()
+        return chain
 
 
 def _der_chain(chain: list[Any]) -> tuple[bytes, ...]:

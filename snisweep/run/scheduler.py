@@ -230,7 +230,9 @@ class Scanner:
                 return (record,)
             proxy_address, addresses = route
             if endpoint.all_addresses and len(addresses) > 1:
-                return await self._each_address(endpoint, proxy_address, addresses)
+                return await self._each_address(
+                    endpoint, proxy_address, addresses, started, scanned_at
+                )
             return (
                 await self._first_address(endpoint, proxy_address, addresses, started, scanned_at),
             )
@@ -238,13 +240,17 @@ class Scanner:
             return (self._internal(endpoint, exc, started, scanned_at),)
 
     async def _each_address(
-        self, endpoint: Endpoint, proxy_address: str | None, addresses: tuple[str | None, ...]
+        self,
+        endpoint: Endpoint,
+        proxy_address: str | None,
+        addresses: tuple[str | None, ...],
+        started: float,
+        scanned_at: datetime,
     ) -> tuple[Record, ...]:
+        """A row per address, all at once; each row's time is the endpoint's, DNS included."""
         records: list[Record | None] = [None] * len(addresses)
 
         async def scan_one(index: int, address: str | None) -> None:
-            scanned_at = datetime.now(UTC)
-            started = time.monotonic()
             try:
                 records[index] = await self._first_address(
                     endpoint, proxy_address, (address,), started, scanned_at
@@ -539,6 +545,11 @@ class _Answer:
 
 
 def _is_ip(host: str) -> bool:
+    # An IP literal ends in a digit or holds a colon; names almost always end in a letter
+    # (the lists refuse an all-digit last label), so most are told apart without a parse that
+    # raises. This runs for every endpoint.
+    if not (host[-1:].isdigit() or ":" in host):
+        return False
     try:
         ipaddress.ip_address(host)
     except ValueError:
